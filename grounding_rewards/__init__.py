@@ -1,0 +1,102 @@
+"""grounding-rewards: exact, tested, fast rewards for grounded-reasoning RL of VLMs.
+
+A grounded completion reasons about objects and where they are, then answers::
+
+    <think>The <obj>man</obj><bbox>[212, 88, 405, 610]</bbox> wears a white
+    <obj>helmet</obj><bbox>[268, 88, 340, 170]</bbox>.</think><answer>B</answer>
+
+and is rewarded with ``R = w_f·R_format + w_a·R_accuracy + w_b·R_bbox``.
+
+Example:
+    >>> import grounding_rewards as gr
+    >>> text = ("<think>The <obj>man</obj><bbox>[212, 88, 405, 610]</bbox> wears a white "
+    ...         "<obj>helmet</obj><bbox>[268, 88, 340, 170]</bbox>.</think><answer>B</answer>")
+    >>> r = gr.grounding_reward(text, answer="B",
+    ...                         gt_boxes=[[210, 90, 400, 600], [270, 90, 338, 168]])
+    >>> r.format, r.accuracy, round(r.bbox, 3)
+    (1.0, 1.0, 0.92)
+"""
+
+from grounding_rewards.boxes import box_convert, from_pixels, qwen25vl_resize, to_pixels
+from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.errors import (
+    ConfigError,
+    GroundingRewardsError,
+    GroundTruthError,
+    MissingDependencyError,
+)
+from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
+from grounding_rewards.iou import (
+    box_iou,
+    box_similarity,
+    complete_box_iou,
+    distance_box_iou,
+    generalized_box_iou,
+    paired_box_iou,
+    paired_complete_box_iou,
+    paired_distance_box_iou,
+    paired_generalized_box_iou,
+)
+from grounding_rewards.matching import Matching, match_boxes
+from grounding_rewards.options import extract_option
+from grounding_rewards.parsing import (
+    ISSUE_CODES,
+    FormatIssue,
+    GroundedSpan,
+    Trace,
+    format_box,
+    format_span,
+    parse_trace,
+)
+from grounding_rewards.polygons import polygon_iou, rotated_box_iou
+from grounding_rewards.rewards import (
+    RewardBreakdown,
+    bbox_reward,
+    format_reward,
+    grounding_reward,
+    option_reward,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "ISSUE_CODES",
+    "ConfigError",
+    "FormatIssue",
+    "GroundTruth",
+    "GroundTruthError",
+    "GroundedSpan",
+    "GroundingRewardsError",
+    "Matching",
+    "MissingDependencyError",
+    "RewardBreakdown",
+    "RewardConfig",
+    "Trace",
+    "__version__",
+    "bbox_reward",
+    "box_convert",
+    "box_iou",
+    "box_similarity",
+    "complete_box_iou",
+    "distance_box_iou",
+    "extract_option",
+    "format_box",
+    "format_reward",
+    "format_span",
+    "from_pixels",
+    "generalized_box_iou",
+    "grounding_reward",
+    "match_boxes",
+    "option_reward",
+    "paired_box_iou",
+    "paired_complete_box_iou",
+    "paired_distance_box_iou",
+    "paired_generalized_box_iou",
+    "parse_ground_truth",
+    "parse_trace",
+    "polygon_iou",
+    "qwen25vl_resize",
+    "rotated_box_iou",
+    "to_pixels",
+]

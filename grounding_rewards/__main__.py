@@ -1,0 +1,7 @@
+"""``python -m grounding_rewards``."""
+
+import sys
+
+from grounding_rewards.cli import main
+
+sys.exit(main())

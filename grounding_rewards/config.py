@@ -1,0 +1,202 @@
+"""One validated, frozen, hashable configuration for parsing and every reward.
+
+Example:
+    >>> from grounding_rewards import RewardConfig
+    >>> config = RewardConfig(coords="norm1000", length_penalty=2.0)
+    >>> config.similarity, config.weights
+    ('iou', (1.0, 1.0, 1.0))
+    >>> hash(config) == hash(RewardConfig(coords="norm1000", length_penalty=2.0))
+    True
+    >>> RewardConfig(length_penalty=-1)
+    Traceback (most recent call last):
+    ...
+    grounding_rewards.errors.ConfigError: RewardConfig.length_penalty: expected ... >= 0, got -1
+    >>> config.replace(similarity="giou").similarity
+    'giou'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from grounding_rewards.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "BoxRegion",
+    "CoordSpace",
+    "FormatMode",
+    "LabelMatcher",
+    "LabelMatching",
+    "RewardConfig",
+    "Similarity",
+]
+
+CoordSpace: TypeAlias = Literal["pixel", "norm1000", "norm1", "qwen25vl"]
+Similarity: TypeAlias = Literal["iou", "giou", "diou", "ciou"]
+FormatMode: TypeAlias = Literal["strict", "graded"]
+BoxRegion: TypeAlias = Literal["think", "answer", "anywhere"]
+LabelMatcher: TypeAlias = Callable[[str, str], float]
+"""A user label gate: ``(predicted_label, ground_truth_label) -> factor in [0, 1]``."""
+LabelMatching: TypeAlias = Literal["ignore", "exact", "fuzzy"] | LabelMatcher
+
+_TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
+
+
+def _describe(error: ValidationError) -> str:
+    """Turn pydantic's report into "RewardConfig.<field>: expected X, got Y" lines."""
+    lines = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or "<config>"
+        message = item["msg"].removeprefix("Value error, ")
+        if message.startswith("Input should be "):
+            message = "expected " + message.removeprefix("Input should be ")
+        elif message.startswith("Extra inputs are not permitted"):
+            message = "expected no such field (unknown option)"
+        if " got " not in message:
+            message = f"{message}, got {item.get('input')!r}"
+        lines.append(f"RewardConfig.{field}: {message}")
+    return "; ".join(lines)
+
+
+class RewardConfig(BaseModel):
+    """Every knob of parsing and scoring, validated at construction.
+
+    Attributes:
+        weights: ``(w_format, w_accuracy, w_bbox)``; the composite total is
+            ``w_f·R_format + w_a·R_accuracy + w_b·R_bbox`` over the components that apply.
+        coords: The space the *model* writes boxes in: ``pixel`` (original image),
+            ``norm1000`` (Qwen2-VL, Qwen3-VL, InternVL), ``norm1``, or ``qwen25vl``
+            (pixels of the image after Qwen2.5-VL's smart-resize). Ground truth is
+            always pixel ``xyxy`` of the original image.
+        min_pixels: Qwen2.5-VL processor ``min_pixels`` (used by ``qwen25vl``).
+        max_pixels: Qwen2.5-VL processor ``max_pixels`` (used by ``qwen25vl``).
+        similarity: Box similarity: ``iou``, or ``giou``/``diou``/``ciou`` mapped to
+            ``[0, 1]`` as ``(s + 1) / 2``.
+        length_penalty: ``alpha`` in ``R_bbox = (Σ S / m) · min(1, m / n) ** alpha``.
+        label_matching: ``ignore``, ``exact``, ``fuzzy`` or a callable
+            ``(pred_label, gt_label) -> factor in [0, 1]`` that gates similarity.
+        format_mode: ``strict`` (1 or 0) or ``graded`` (fraction of checks passed).
+        min_spans: Grounded spans the format reward requires.
+        box_region: Where boxes count: inside ``think`` (default), ``answer`` or ``anywhere``.
+        max_boxes: More boxes than this score 0 on format and bbox.
+        max_chars: Longer completions score 0 on every component.
+        think_tag: Name of the reasoning tag.
+        answer_tag: Name of the answer tag.
+        obj_tag: Name of the object-label tag.
+        bbox_tag: Name of the box tag.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    coords: CoordSpace = "pixel"
+    min_pixels: int = 3136
+    max_pixels: int = 12845056
+    similarity: Similarity = "iou"
+    length_penalty: float = 1.0
+    label_matching: LabelMatching = "ignore"
+    format_mode: FormatMode = "strict"
+    min_spans: int = 1
+    box_region: BoxRegion = "think"
+    max_boxes: int = 100
+    max_chars: int = 100_000
+    think_tag: str = "think"
+    answer_tag: str = "answer"
+    obj_tag: str = "obj"
+    bbox_tag: str = "bbox"
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as error:
+            raise ConfigError(_describe(error)) from None
+
+    def replace(self, **changes: Any) -> RewardConfig:
+        """Return a validated copy with ``changes`` applied.
+
+        Args:
+            **changes: Field values to change.
+
+        Returns:
+            A new configuration; ``self`` is unchanged.
+        """
+        return RewardConfig(**{**self.model_dump(), **changes})
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _weights_triple(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = set(value) - {"format", "accuracy", "bbox"}
+            if unknown:
+                raise ValueError(f"expected keys format/accuracy/bbox, got {sorted(unknown)}")
+            return (value.get("format", 1.0), value.get("accuracy", 1.0), value.get("bbox", 1.0))
+        if isinstance(value, (list, tuple)) and len(value) != 3:
+            raise ValueError(f"expected 3 weights (format, accuracy, bbox), got {len(value)}")
+        return value
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_finite(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not all(math.isfinite(w) and w >= 0 for w in value):
+            raise ValueError(f"expected 3 finite weights >= 0, got {value}")
+        return value
+
+    @field_validator("length_penalty")
+    @classmethod
+    def _alpha(cls, value: float) -> float:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"expected a finite number >= 0, got {value:g}")
+        return value
+
+    @field_validator("min_pixels", "max_pixels", "max_boxes", "max_chars")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"expected an integer >= 1, got {value}")
+        return value
+
+    @field_validator("min_spans")
+    @classmethod
+    def _non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"expected an integer >= 0, got {value}")
+        return value
+
+    @field_validator("label_matching", mode="before")
+    @classmethod
+    def _matcher(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in ("ignore", "exact", "fuzzy"):
+            raise ValueError(f"expected 'ignore', 'exact', 'fuzzy' or a callable, got {value!r}")
+        if not isinstance(value, str) and not callable(value):
+            raise ValueError(f"expected 'ignore', 'exact', 'fuzzy' or a callable, got {value!r}")
+        return value
+
+    @field_validator("think_tag", "answer_tag", "obj_tag", "bbox_tag")
+    @classmethod
+    def _tag_name(cls, value: str) -> str:
+        if not _TAG_NAME.fullmatch(value):
+            raise ValueError(
+                f"expected a tag name like 'think' ([A-Za-z][A-Za-z0-9_-]*), got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RewardConfig:
+        if self.min_pixels > self.max_pixels:
+            raise ValueError(
+                f"expected min_pixels <= max_pixels, got {self.min_pixels} > {self.max_pixels}"
+            )
+        tags = [self.think_tag, self.answer_tag, self.obj_tag, self.bbox_tag]
+        if len({t.lower() for t in tags}) != 4:
+            raise ValueError(f"expected four distinct tag names, got {tags}")
+        return self
+
+
+DEFAULT_CONFIG = RewardConfig()
+"""The defaults every function uses when given ``config=None``."""

@@ -1,0 +1,162 @@
+"""Validate and normalize the caller's ground truth once, with errors that point at the item.
+
+Ground truth is the caller's data, not model output: malformed ground truth raises
+:class:`~grounding_rewards.errors.GroundTruthError` (a ``ValueError``) naming the field
+and item. Values may arrive as Python objects, numpy arrays or JSON strings (as
+dataset columns and veRL's ``ground_truth`` often hold them); JSON is read with
+``json``, never ``eval``.
+
+Example:
+    >>> gt = parse_ground_truth(answer="(b)", gt_boxes="[[0, 0, 10, 10]]", gt_labels=["cat"],
+    ...                         choices=["dog", "cat"], image_size={"width": 64, "height": 48})
+    >>> gt.answer, gt.boxes, gt.labels, gt.image_size
+    ('B', ((0.0, 0.0, 10.0, 10.0),), ('cat',), (64.0, 48.0))
+    >>> parse_ground_truth(gt_boxes=[[5, 5, 1, 1]])
+    Traceback (most recent call last):
+    ...
+    grounding_rewards.errors.GroundTruthError: gt_boxes[0]: expected x1 < x2 and y1 < y2, got ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grounding_rewards.boxes import validate_image_size
+from grounding_rewards.errors import GroundTruthError
+from grounding_rewards.options import extract_option
+
+__all__ = ["GroundTruth", "parse_ground_truth"]
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class GroundTruth:
+    """Validated ground truth of one sample.
+
+    Attributes:
+        answer: The correct option letter, or ``None`` when there is no answer to check.
+        boxes: Ground-truth boxes, pixel ``xyxy`` of the original image.
+        labels: One label per box, or ``None``.
+        choices: Option texts (A, B, ...), or ``None``.
+        image_size: ``(width, height)`` of the original image, or ``None``.
+    """
+
+    answer: str | None = None
+    boxes: tuple[Box, ...] = ()
+    labels: tuple[str, ...] | None = None
+    choices: tuple[str, ...] | None = None
+    image_size: tuple[float, float] | None = None
+
+
+def _decode(name: str, value: Any) -> Any:
+    if isinstance(value, (str, bytes)) and name != "answer":
+        try:
+            return json.loads(value)
+        except (ValueError, RecursionError):
+            raise GroundTruthError(
+                f"{name}: expected a JSON value, got {str(value)[:80]!r}"
+            ) from None
+    if hasattr(value, "tolist"):  # numpy arrays, pandas/pyarrow scalars
+        return value.tolist()
+    return value
+
+
+def _boxes(value: Any) -> tuple[Box, ...]:
+    value = _decode("gt_boxes", value)
+    if value is None:
+        return ()
+    if not isinstance(value, Sequence):
+        raise GroundTruthError(f"gt_boxes: expected a list of [x1, y1, x2, y2], got {value!r}")
+    if len(value) == 4 and all(isinstance(v, (int, float)) for v in value):
+        value = [value]  # one bare box
+    boxes = []
+    for index, item in enumerate(value):
+        try:
+            x1, y1, x2, y2 = (float(v) for v in item)
+        except (TypeError, ValueError):
+            raise GroundTruthError(
+                f"gt_boxes[{index}]: expected [x1, y1, x2, y2], got {item!r}"
+            ) from None
+        if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+            raise GroundTruthError(
+                f"gt_boxes[{index}]: expected finite numbers, got {[x1, y1, x2, y2]}"
+            )
+        if not (x1 < x2 and y1 < y2):
+            raise GroundTruthError(
+                f"gt_boxes[{index}]: expected x1 < x2 and y1 < y2, got {[x1, y1, x2, y2]}"
+            )
+        boxes.append((x1, y1, x2, y2))
+    return tuple(boxes)
+
+
+def _strings(name: str, value: Any) -> tuple[str, ...] | None:
+    value = _decode(name, value)
+    if value is None:
+        return None
+    if isinstance(value, Mapping):  # {"A": "...", "B": "..."}
+        value = [value[key] for key in sorted(value)]
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise GroundTruthError(f"{name}: expected a list of strings, got {value!r}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise GroundTruthError(f"{name}[{index}]: expected a string, got {item!r}")
+    return tuple(value)
+
+
+def _answer(value: Any, choices: tuple[str, ...] | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise GroundTruthError(f"answer: expected an option letter like 'B', got {value!r}")
+    letter = extract_option(value, choices=choices)
+    if letter is None:
+        expected = f"A-{chr(64 + len(choices))} or an option's text" if choices else "A-Z"
+        raise GroundTruthError(f"answer: expected one option ({expected}), got {value!r}")
+    return letter
+
+
+def parse_ground_truth(
+    *,
+    answer: Any = None,
+    gt_boxes: Any = None,
+    gt_labels: Any = None,
+    choices: Any = None,
+    image_size: Any = None,
+) -> GroundTruth:
+    """Validate ground truth and return it normalized.
+
+    Args:
+        answer: The correct option: ``"B"``, ``"(B)"``, or an option's text when
+            ``choices`` are given; ``None`` when there is none.
+        gt_boxes: ``[[x1, y1, x2, y2], ...]`` pixel boxes of the original image (a list,
+            a numpy array or a JSON string); ``None`` or empty when there are none.
+        gt_labels: One label per box, or ``None``.
+        choices: Option texts in order, a ``{"A": ..., "B": ...}`` mapping, or ``None``.
+        image_size: ``(width, height)`` or ``{"width": ..., "height": ...}``, or ``None``.
+
+    Returns:
+        The normalized :class:`GroundTruth`.
+
+    Raises:
+        GroundTruthError: For any malformed field; the message names it.
+
+    Example:
+        >>> parse_ground_truth(gt_boxes=[1, 2, 3, 4]).boxes
+        ((1.0, 2.0, 3.0, 4.0),)
+    """
+    boxes = _boxes(gt_boxes)
+    labels = _strings("gt_labels", gt_labels)
+    if labels is not None and len(labels) != len(boxes):
+        raise GroundTruthError(
+            f"gt_labels: expected one label per box ({len(boxes)}), got {len(labels)}"
+        )
+    option_texts = _strings("choices", choices)
+    if option_texts is not None and not 1 <= len(option_texts) <= 26:
+        raise GroundTruthError(f"choices: expected 1 to 26 options, got {len(option_texts)}")
+    size = None if image_size is None else validate_image_size(_decode("image_size", image_size))
+    return GroundTruth(_answer(answer, option_texts), boxes, labels, option_texts, size)

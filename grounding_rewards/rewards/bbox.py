@@ -1,0 +1,145 @@
+"""R_bbox: Hungarian-matched box similarity with a length penalty.
+
+With ``n`` predicted boxes (those in the counted region, invalid ones included) and
+``m`` ground-truth boxes::
+
+    R_bbox = (Σ_matched S[i, j] / m) · min(1, m / n) ** α
+
+``S`` is IoU (or GIoU/DIoU/CIoU mapped to ``[0, 1]``), optionally gated by labels,
+and the matching is the one-to-one assignment maximizing ``Σ S``. With ``α = 1``
+this equals ``Σ S / max(n, m)``: a model cannot raise its reward by spraying boxes.
+
+Edge cases: ``m = 0`` gives ``None`` (not applicable); ``n = 0 < m`` gives 0; more
+than ``max_boxes`` boxes, a completion over ``max_chars`` or one that is not text give 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from grounding_rewards.boxes import pixel_scale
+from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
+from grounding_rewards.matching import assign, similarity_matrix
+from grounding_rewards.parsing import Trace
+from grounding_rewards.rewards._trace import as_trace
+
+__all__ = ["BoxScore", "bbox_reward", "score_boxes"]
+
+
+@dataclass(frozen=True, slots=True)
+class BoxScore:
+    """R_bbox with its details.
+
+    Attributes:
+        value: R_bbox in ``[0, 1]``, or ``None`` when there is no ground-truth box.
+        n_pred: Predicted boxes counted (``n``).
+        n_gt: Ground-truth boxes (``m``).
+        pairs: Matched ``(predicted, ground truth)`` index pairs.
+        pair_scores: Similarity of each matched pair.
+    """
+
+    value: float | None
+    n_pred: int
+    n_gt: int
+    pairs: tuple[tuple[int, int], ...] = ()
+    pair_scores: tuple[float, ...] = ()
+
+
+def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxScore:
+    """Score a parsed trace against validated ground truth.
+
+    Args:
+        trace: The parsed completion.
+        truth: Validated ground truth (pixel boxes, labels, image size).
+        config: Configuration.
+
+    Returns:
+        The :class:`BoxScore`.
+
+    Raises:
+        ValueError: When ``config.coords`` needs an image size that ``truth`` lacks, or
+            label gating is on without ground-truth labels.
+
+    Example:
+        >>> from grounding_rewards import parse_trace, DEFAULT_CONFIG
+        >>> trace = parse_trace("<think><obj>a</obj><bbox>[0, 0, 10, 10]</bbox></think>")
+        >>> score_boxes(trace, parse_ground_truth(gt_boxes=[[0, 0, 10, 10]]), DEFAULT_CONFIG)
+        BoxScore(value=1.0, n_pred=1, n_gt=1, pairs=((0, 0),), pair_scores=(1.0,))
+    """
+    spans = trace.counted_spans(config)
+    n, m = len(spans), len(truth.boxes)
+    if m == 0:
+        return BoxScore(None, n, 0)
+    if n == 0 or n > config.max_boxes or trace.has_issue("too_many_boxes"):
+        return BoxScore(0.0, n, m)
+    sx, sy = pixel_scale(
+        config.coords, truth.image_size, min_pixels=config.min_pixels, max_pixels=config.max_pixels
+    )
+    if sx == 1.0 and sy == 1.0:
+        predicted = [span.box for span in spans]
+    else:
+        predicted = [(s.box[0] * sx, s.box[1] * sy, s.box[2] * sx, s.box[3] * sy) for s in spans]
+    gated = config.label_matching != "ignore"
+    if gated and truth.labels is None:
+        raise ValueError(f"label_matching={config.label_matching!r} needs gt_labels, got None")
+    scores = similarity_matrix(
+        predicted,
+        truth.boxes,
+        valid1=[span.valid for span in spans],
+        valid2=[True] * m,
+        labels1=[span.label for span in spans] if gated else None,
+        labels2=truth.labels,
+        similarity=config.similarity,
+        label_matching=config.label_matching,
+    )
+    pairs = tuple(assign(scores))
+    matched = tuple(scores[i][j] for i, j in pairs)
+    value = (math.fsum(matched) / m) * min(1.0, m / n) ** config.length_penalty
+    value = min(1.0, max(0.0, value))  # summation rounding must not leave [0, 1]
+    return BoxScore(value, n, m, pairs, matched)
+
+
+def bbox_reward(
+    completion: str | Trace,
+    gt_boxes: Any,
+    *,
+    gt_labels: Any = None,
+    image_size: Any = None,
+    config: RewardConfig | None = None,
+) -> float | None:
+    """R_bbox in ``[0, 1]``, or ``None`` when there is no ground-truth box.
+
+    Args:
+        completion: The completion, or its parsed trace.
+        gt_boxes: Ground-truth pixel ``xyxy`` boxes of the original image (list,
+            numpy array or JSON string).
+        gt_labels: One label per ground-truth box (needed for label gating).
+        image_size: ``(width, height)`` of the original image; required unless
+            ``config.coords == 'pixel'``.
+        config: Configuration; ``None`` uses the defaults.
+
+    Returns:
+        The box reward.
+
+    Raises:
+        GroundTruthError: For malformed ground truth.
+        ValueError: For a normalized coordinate space without ``image_size``.
+
+    Example:
+        >>> text = ("<think><obj>cat</obj><bbox>[0, 0, 10, 10]</bbox> and "
+        ...         "<obj>cat</obj><bbox>[50, 50, 60, 60]</bbox></think><answer>A</answer>")
+        >>> bbox_reward(text, [[0, 0, 10, 10]])  # one right box, one spare: 1 / max(2, 1)
+        0.5
+        >>> bbox_reward(text, []) is None
+        True
+        >>> cfg = RewardConfig(coords="norm1000")
+        >>> bbox_reward("<think><obj>cat</obj><bbox>[0, 0, 500, 500]</bbox></think>",
+        ...             [[0, 0, 320, 240]], image_size=(640, 480), config=cfg)
+        1.0
+    """
+    config = config or DEFAULT_CONFIG
+    truth = parse_ground_truth(gt_boxes=gt_boxes, gt_labels=gt_labels, image_size=image_size)
+    return score_boxes(as_trace(completion, config), truth, config).value

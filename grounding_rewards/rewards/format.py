@@ -1,0 +1,182 @@
+"""R_format: does the completion follow the grounded-trace template?
+
+Checks (each pass/fail):
+
+1. ``structure``: one reasoning block, then one answer block, nothing but
+   whitespace outside them, no nested, unclosed, stray or mis-cased tags.
+2. ``answer``: the answer block exists and is not empty.
+3. ``grounding``: every ``<obj>`` is followed by a readable ``<bbox>``, every box
+   has its label, no label is empty.
+4. ``boxes_valid``: every box is finite with ``x1 < x2`` and ``y1 < y2``.
+5. ``boxes_in_image``: every box lies inside the image (checked when the image size
+   is known; for ``norm1000``/``norm1`` against the space's own range without it).
+6. ``min_spans``: at least ``min_spans`` grounded spans in the counted region.
+
+``strict`` mode gives 1 when all checks pass, else 0; ``graded`` gives the fraction
+passed. A completion over ``max_chars``, not a string, or with more than
+``max_boxes`` boxes scores 0 in both modes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from grounding_rewards.boxes import pixel_scale, validate_image_size
+from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.parsing import FormatIssue, Trace
+from grounding_rewards.rewards._trace import as_trace
+
+__all__ = ["FormatResult", "check_format", "format_reward"]
+
+_STRUCTURE = frozenset(
+    {
+        "missing_think",
+        "duplicate_block",
+        "nested_tag",
+        "unclosed_tag",
+        "stray_closing_tag",
+        "misordered_blocks",
+        "text_outside_blocks",
+        "miscased_tag",
+    }
+)
+_ANSWER = frozenset({"missing_answer", "empty_answer"})
+_GROUNDING = frozenset({"obj_without_bbox", "bbox_without_obj", "empty_label", "unparsable_bbox"})
+_FATAL = frozenset({"not_text", "too_long", "too_many_boxes"})
+_RANGE = {"norm1000": 1000.0, "norm1": 1.0}
+_TOLERANCE = 1e-6  # relative: a box on the border of the image is inside
+
+
+@dataclass(frozen=True, slots=True)
+class FormatResult:
+    """Outcome of the format checks.
+
+    Attributes:
+        score: R_format in ``[0, 1]``.
+        checks: ``(name, passed)`` for each check that applied.
+        issues: Parser issues plus ``box_out_of_image`` / ``too_few_spans``.
+    """
+
+    score: float
+    checks: tuple[tuple[str, bool], ...]
+    issues: tuple[FormatIssue, ...]
+
+
+def _image_bounds(config: RewardConfig, image_size: Any) -> tuple[float, float, float, float]:
+    """``(sx, sy, width, height)``: scale to pixels and the bounds to check against."""
+    if image_size is not None:
+        width, height = validate_image_size(image_size)
+        sx, sy = pixel_scale(
+            config.coords,
+            (width, height),
+            min_pixels=config.min_pixels,
+            max_pixels=config.max_pixels,
+        )
+        return sx, sy, width, height
+    limit = _RANGE.get(config.coords)
+    if limit is None:
+        return 1.0, 1.0, -1.0, -1.0  # unknown: no check
+    return 1.0, 1.0, limit, limit
+
+
+def check_format(
+    completion: str | Trace,
+    *,
+    image_size: Any = None,
+    config: RewardConfig | None = None,
+) -> FormatResult:
+    """Run every format check and return the score with the details.
+
+    Args:
+        completion: The completion, or its parsed trace.
+        image_size: ``(width, height)`` of the original image, when known.
+        config: Configuration; ``None`` uses the defaults.
+
+    Returns:
+        The :class:`FormatResult`.
+
+    Raises:
+        GroundTruthError: For a malformed ``image_size`` (the caller's data).
+
+    Example:
+        >>> result = check_format("<think>no boxes</think><answer>A</answer>")
+        >>> result.score, [name for name, ok in result.checks if not ok]
+        (0.0, ['min_spans'])
+    """
+    config = config or DEFAULT_CONFIG
+    trace = as_trace(completion, config)
+    codes = {issue.code for issue in trace.issues}
+    issues = list(trace.issues)
+    if codes & _FATAL:
+        return FormatResult(0.0, (("readable", False),), trace.issues)
+    checks = [
+        ("structure", not codes & _STRUCTURE),
+        ("answer", not codes & _ANSWER),
+        ("grounding", not codes & _GROUNDING),
+        ("boxes_valid", "degenerate_box" not in codes),
+    ]
+    sx, sy, width, height = _image_bounds(config, image_size)
+    if width > 0:
+        tol_x, tol_y = _TOLERANCE * width, _TOLERANCE * height
+        inside = True
+        for span in trace.spans:
+            if not span.valid:
+                continue
+            x1, y1, x2, y2 = span.box
+            if (
+                x1 * sx < -tol_x
+                or y1 * sy < -tol_y
+                or x2 * sx > width + tol_x
+                or y2 * sy > height + tol_y
+            ):
+                inside = False
+                issues.append(
+                    FormatIssue(
+                        "box_out_of_image", span.start, f"box {span.box} is outside the image"
+                    )
+                )
+                break
+        checks.append(("boxes_in_image", inside))
+    counted = len(trace.counted_spans(config))
+    enough = counted >= config.min_spans
+    if not enough:
+        issues.append(
+            FormatIssue(
+                "too_few_spans", 0, f"{counted} grounded spans < min_spans {config.min_spans}"
+            )
+        )
+    checks.append(("min_spans", enough))
+    passed = sum(ok for _, ok in checks)
+    if config.format_mode == "strict":
+        score = 1.0 if passed == len(checks) else 0.0
+    else:
+        score = passed / len(checks)
+    return FormatResult(score, tuple(checks), tuple(issues))
+
+
+def format_reward(
+    completion: str | Trace,
+    *,
+    image_size: Any = None,
+    config: RewardConfig | None = None,
+) -> float:
+    """R_format in ``[0, 1]``: 1 (strict) or the fraction of checks passed (graded).
+
+    Args:
+        completion: The completion, or its parsed trace.
+        image_size: ``(width, height)`` of the original image, when known; enables
+            the inside-the-image check.
+        config: Configuration; ``None`` uses the defaults.
+
+    Returns:
+        The format reward.
+
+    Example:
+        >>> good = "<think>A <obj>cat</obj><bbox>[1, 1, 9, 9]</bbox>.</think><answer>B</answer>"
+        >>> format_reward(good), format_reward(good, image_size=(8, 8))
+        (1.0, 0.0)
+        >>> format_reward("<think>x</think>", config=RewardConfig(format_mode="graded"))
+        0.6
+    """
+    return check_format(completion, image_size=image_size, config=config).score
