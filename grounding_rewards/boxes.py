@@ -162,7 +162,8 @@ def validate_image_size(image_size: Any) -> tuple[float, float]:
     if isinstance(image_size, dict):
         image_size = (image_size.get("width"), image_size.get("height"))
     try:
-        width, height = (float(v) for v in image_size)
+        raw_width, raw_height = image_size
+        width, height = float(raw_width), float(raw_height)
     except (TypeError, ValueError):
         raise GroundTruthError(
             f"image_size: expected (width, height), got {image_size!r}"

@@ -23,6 +23,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from grounding_rewards.boxes import validate_image_size
@@ -77,20 +78,19 @@ def _boxes(value: Any) -> tuple[Box, ...]:
     boxes = []
     for index, item in enumerate(value):
         try:
-            x1, y1, x2, y2 = (float(v) for v in item)
+            x1, y1, x2, y2 = item
+            box = (float(x1), float(y1), float(x2), float(y2))
         except (TypeError, ValueError):
             raise GroundTruthError(
                 f"gt_boxes[{index}]: expected [x1, y1, x2, y2], got {item!r}"
             ) from None
-        if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        if not math.isfinite(box[0] + box[1] + box[2] + box[3]):
+            raise GroundTruthError(f"gt_boxes[{index}]: expected finite numbers, got {list(box)}")
+        if not (box[0] < box[2] and box[1] < box[3]):
             raise GroundTruthError(
-                f"gt_boxes[{index}]: expected finite numbers, got {[x1, y1, x2, y2]}"
+                f"gt_boxes[{index}]: expected x1 < x2 and y1 < y2, got {list(box)}"
             )
-        if not (x1 < x2 and y1 < y2):
-            raise GroundTruthError(
-                f"gt_boxes[{index}]: expected x1 < x2 and y1 < y2, got {[x1, y1, x2, y2]}"
-            )
-        boxes.append((x1, y1, x2, y2))
+        boxes.append(box)
     return tuple(boxes)
 
 
@@ -102,12 +102,15 @@ def _strings(name: str, value: Any) -> tuple[str, ...] | None:
         value = [value[key] for key in sorted(value)]
     if not isinstance(value, Sequence) or isinstance(value, str):
         raise GroundTruthError(f"{name}: expected a list of strings, got {value!r}")
-    for index, item in enumerate(value):
-        if not isinstance(item, str):
-            raise GroundTruthError(f"{name}[{index}]: expected a string, got {item!r}")
-    return tuple(value)
+    strings = tuple(value)
+    if not all(type(item) is str for item in strings):
+        for index, item in enumerate(strings):
+            if not isinstance(item, str):
+                raise GroundTruthError(f"{name}[{index}]: expected a string, got {item!r}")
+    return strings
 
 
+@lru_cache(maxsize=4096)
 def _answer(value: Any, choices: tuple[str, ...] | None) -> str | None:
     if value is None:
         return None
@@ -159,4 +162,10 @@ def parse_ground_truth(
     if option_texts is not None and not 1 <= len(option_texts) <= 26:
         raise GroundTruthError(f"choices: expected 1 to 26 options, got {len(option_texts)}")
     size = None if image_size is None else validate_image_size(_decode("image_size", image_size))
-    return GroundTruth(_answer(answer, option_texts), boxes, labels, option_texts, size)
+    try:
+        letter = _answer(answer, option_texts)
+    except TypeError:  # an unhashable answer (a list, a dict) cannot be a letter
+        raise GroundTruthError(
+            f"answer: expected an option letter like 'B', got {answer!r}"
+        ) from None
+    return GroundTruth(letter, boxes, labels, option_texts, size)

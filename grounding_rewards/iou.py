@@ -269,7 +269,7 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
         return 0.0
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    value = inter / union
+    value = inter / union if union > 0.0 else 0.0  # union 0 only when areas underflow
     return value if 0.0 <= value <= 1.0 else 0.0  # inf / inf on huge boxes is NaN
 
 

@@ -27,7 +27,7 @@ from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import DEFAULT_CONFIG, LabelMatching, RewardConfig, Similarity
 from grounding_rewards.iou import box_similarity, pair_similarity_function
 
-__all__ = ["Matching", "assign", "labels_agree", "match_boxes", "similarity_matrix"]
+__all__ = ["Matching", "assign", "iou_rows", "labels_agree", "match_boxes", "similarity_matrix"]
 
 BoxTuple = tuple[float, ...]
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -161,8 +161,8 @@ def similarity_matrix(
             for j in range(m):
                 if not (valid1[i] and valid2[j]):
                     row[j] = 0.0
-    elif similarity == "iou":
-        rows = _iou_rows(boxes1, valid1, boxes2, valid2)
+    elif similarity == "iou" and all(valid2):
+        rows = iou_rows(boxes1, valid1, boxes2)
     else:
         pair = pair_similarity_function(similarity)
         targets = [(b, ok) for b, ok in zip(boxes2, valid2, strict=True)]
@@ -179,24 +179,26 @@ def similarity_matrix(
     return rows
 
 
-def _iou_rows(
+def iou_rows(
     boxes1: Sequence[BoxTuple],
     valid1: Sequence[bool],
     boxes2: Sequence[BoxTuple],
-    valid2: Sequence[bool],
 ) -> list[list[float]]:
-    """IoU rows with the arithmetic inlined: the reward's hottest loop."""
-    targets = [
-        (u1, v1, u2, v2, (u2 - u1) * (v2 - v1))
-        for (u1, v1, u2, v2), ok in zip(boxes2, valid2, strict=True)
-        if ok
-    ]
-    if len(targets) != len(boxes2):  # rare: invalid ground truth; use the general path
-        iou = pair_similarity_function("iou")
-        return [
-            [iou(a, b) if ok and ok_b else 0.0 for b, ok_b in zip(boxes2, valid2, strict=True)]
-            for a, ok in zip(boxes1, valid1, strict=True)
-        ]
+    """IoU of every pair as rows, arithmetic inlined: the reward's hottest loop.
+
+    Args:
+        boxes1: ``N`` predicted ``xyxy`` boxes.
+        valid1: Which predicted boxes are valid; invalid rows are all 0.
+        boxes2: ``M`` *valid* ground-truth boxes (finite, ``x1 < x2``, ``y1 < y2``).
+
+    Returns:
+        ``N`` rows of ``M`` IoU values in ``[0, 1]``.
+
+    Example:
+        >>> iou_rows([(0, 0, 2, 2), (0, 0, 0, 0)], [True, False], [(1, 1, 3, 3)])
+        [[0.14285714285714285], [0.0]]
+    """
+    targets = [(u1, v1, u2, v2, (u2 - u1) * (v2 - v1)) for u1, v1, u2, v2 in boxes2]
     zeros = [0.0] * len(boxes2)
     rows = []
     for (x1, y1, x2, y2), ok in zip(boxes1, valid1, strict=True):
@@ -212,8 +214,10 @@ def _iou_rows(
                 row.append(0.0)
                 continue
             inter = iw * ih
-            value = inter / (area + target_area - inter)
-            row.append(value if 0.0 <= value <= 1.0 else 0.0)  # NaN from inf / inf -> 0
+            union = area + target_area - inter
+            # union <= 0 only when areas underflow; NaN (inf / inf) fails the range test
+            value = inter / union if union > 0.0 else 0.0
+            row.append(value if 0.0 <= value <= 1.0 else 0.0)
         rows.append(row)
     return rows
 
@@ -270,6 +274,11 @@ def assign(scores: list[list[float]]) -> list[tuple[int, int]]:
     if m == 1:
         column = [row[0] for row in scores]
         return [(column.index(max(column)), 0)]
+    if min(min(row) for row in scores) < 0.0:  # the block shortcut needs scores >= 0
+        picked_rows, picked_columns = linear_sum_assignment(
+            np.asarray(scores, dtype=np.float64), maximize=True
+        )
+        return list(zip(picked_rows.tolist(), picked_columns.tolist(), strict=True))
     positive = [[j for j, value in enumerate(row) if value > 0.0] for row in scores]
     row_seen = [False] * n
     column_seen = [False] * m

@@ -13,6 +13,8 @@ Example:
     'B'
     >>> extract_option("E", choices=["x", "y", "z", "w"]) is None
     True
+    >>> extract_option("y", choices=["x", "y"])  # a lone out-of-range letter that is an option text
+    'B'
 """
 
 from __future__ import annotations
@@ -84,12 +86,15 @@ def extract_option(answer: str | None, *, choices: Sequence[str] | None = None) 
     whole = _WHOLE.fullmatch(text)
     if whole:
         letter = whole.group(1).upper()
-        return letter if letter in allowed else None
-    if choices:
+        if letter in allowed:
+            return letter
+    if choices:  # the option's own text (also a one-letter text such as "y")
         wanted = _normalize(text)
         hits = [i for i, choice in enumerate(choices) if _normalize(choice) == wanted]
         if len(hits) == 1:
             return allowed[hits[0]]
+    if whole:
+        return None
     # Every explicitly marked letter counts, in range or not: "(A) or (E)" names two.
     marked = {(a or b or c).upper() for a, b, c in _MARKED.findall(text)}
     if marked:

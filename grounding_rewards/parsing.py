@@ -174,7 +174,7 @@ class Trace:
         region: BoxRegion = (config or DEFAULT_CONFIG).box_region
         if region == "anywhere":
             return self.spans
-        return tuple(span for span in self.spans if span.region == region)
+        return tuple([span for span in self.spans if span.region == region])
 
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"

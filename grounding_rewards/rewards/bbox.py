@@ -22,7 +22,7 @@ from typing import Any
 from grounding_rewards.boxes import pixel_scale
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
-from grounding_rewards.matching import assign, similarity_matrix
+from grounding_rewards.matching import assign, iou_rows, similarity_matrix
 from grounding_rewards.parsing import Trace
 from grounding_rewards.rewards._trace import as_trace
 
@@ -73,11 +73,14 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
     n, m = len(spans), len(truth.boxes)
     if m == 0:
         return BoxScore(None, n, 0)
-    if n == 0 or n > config.max_boxes or trace.has_issue("too_many_boxes"):
-        return BoxScore(0.0, n, m)
+    # Before looking at the model's boxes: a missing image size is the caller's error
+    # whatever the model wrote.
     sx, sy = pixel_scale(
         config.coords, truth.image_size, min_pixels=config.min_pixels, max_pixels=config.max_pixels
     )
+    # The parser keeps max_boxes + 1 spans when there are too many, counted or not.
+    if n == 0 or len(trace.spans) > config.max_boxes:
+        return BoxScore(0.0, n, m)
     if sx == 1.0 and sy == 1.0:
         predicted = [span.box for span in spans]
     else:
@@ -85,16 +88,20 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
     gated = config.label_matching != "ignore"
     if gated and truth.labels is None:
         raise ValueError(f"label_matching={config.label_matching!r} needs gt_labels, got None")
-    scores = similarity_matrix(
-        predicted,
-        truth.boxes,
-        valid1=[span.valid for span in spans],
-        valid2=[True] * m,
-        labels1=[span.label for span in spans] if gated else None,
-        labels2=truth.labels,
-        similarity=config.similarity,
-        label_matching=config.label_matching,
-    )
+    valid = [span.valid for span in spans]
+    if gated or config.similarity != "iou":
+        scores = similarity_matrix(
+            predicted,
+            truth.boxes,
+            valid1=valid,
+            valid2=[True] * m,
+            labels1=[span.label for span in spans] if gated else None,
+            labels2=truth.labels,
+            similarity=config.similarity,
+            label_matching=config.label_matching,
+        )
+    else:  # the default: plain IoU against validated ground truth
+        scores = iou_rows(predicted, valid, truth.boxes)
     pairs = tuple(assign(scores))
     matched = tuple(scores[i][j] for i, j in pairs)
     value = (math.fsum(matched) / m) * min(1.0, m / n) ** config.length_penalty
