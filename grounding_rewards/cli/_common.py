@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -17,9 +18,30 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from grounding_rewards.config import RewardConfig
 from grounding_rewards.errors import GroundingRewardsError
 
-__all__ = ["DataFileError", "Progress", "count_lines", "format_table", "read_jsonl"]
+__all__ = [
+    "CONFIG_FLAGS",
+    "DataFileError",
+    "Progress",
+    "add_config_arguments",
+    "config_from_args",
+    "count_lines",
+    "format_table",
+    "read_jsonl",
+]
+
+CONFIG_FLAGS: dict[str, str] = {
+    "coords": "model coordinate space (pixel, norm1000, norm1, qwen25vl)",
+    "similarity": "box similarity (iou, giou, diou, ciou)",
+    "length_penalty": "alpha of the length penalty (default 1)",
+    "format_mode": "strict or graded",
+    "label_matching": "ignore, exact or fuzzy",
+    "box_region": "think, answer or anywhere",
+    "min_spans": "grounded spans the format reward requires",
+}
+"""RewardConfig fields every scoring command takes as ``--flag``."""
 
 
 class DataFileError(GroundingRewardsError, ValueError):
@@ -135,3 +157,43 @@ class Progress:
         if self.enabled:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config FILE`` and one flag per :data:`CONFIG_FLAGS` field.
+
+    Args:
+        parser: The subcommand's parser.
+    """
+    parser.add_argument("--config", type=Path, help="JSON file of RewardConfig fields")
+    for name, text in CONFIG_FLAGS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=text)
+
+
+def config_from_args(args: argparse.Namespace) -> RewardConfig:
+    """Build the :class:`RewardConfig` from ``--config`` and the flags (flags win).
+
+    Args:
+        args: Parsed arguments of a parser set up by :func:`add_config_arguments`.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        DataFileError: When the config file is not a JSON object.
+        ConfigError: For an invalid value, naming the field.
+    """
+    fields: dict[str, Any] = {}
+    if getattr(args, "config", None) is not None:
+        try:
+            loaded = json.loads(args.config.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as error:
+            raise DataFileError(f"{args.config}: expected a JSON object, {error}") from None
+        if not isinstance(loaded, dict):
+            raise DataFileError(f"{args.config}: expected a JSON object of RewardConfig fields")
+        fields.update(loaded)
+    for name in CONFIG_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            fields[name] = value
+    return RewardConfig(**fields)

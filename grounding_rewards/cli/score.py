@@ -19,6 +19,8 @@ from typing import Any
 from grounding_rewards.cli._common import (
     DataFileError,
     Progress,
+    add_config_arguments,
+    config_from_args,
     count_lines,
     format_table,
     read_jsonl,
@@ -32,15 +34,6 @@ from grounding_rewards.rewards.composite import score_trace
 __all__ = ["register", "run", "score_file"]
 
 _COMPONENTS = ("total", "format", "accuracy", "bbox")
-_CONFIG_FLAGS = {
-    "coords": "model coordinate space (pixel, norm1000, norm1, qwen25vl)",
-    "similarity": "box similarity (iou, giou, diou, ciou)",
-    "length_penalty": "alpha of the length penalty (default 1)",
-    "format_mode": "strict or graded",
-    "label_matching": "ignore, exact or fuzzy",
-    "box_region": "think, answer or anywhere",
-    "min_spans": "grounded spans the format reward requires",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -57,29 +50,15 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("rollouts", type=Path, help="JSONL file, one rollout per line")
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    parser.add_argument("--config", type=Path, help="JSON file of RewardConfig fields")
     parser.add_argument("--summary-only", action="store_true", help="print only the summary")
     parser.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
-    for name, text in _CONFIG_FLAGS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, help=text)
+    add_config_arguments(parser)
     parser.set_defaults(handler=run)
-
-
-def _config(args: argparse.Namespace) -> RewardConfig:
-    fields: dict[str, Any] = {}
-    if args.config is not None:
-        loaded = json.loads(args.config.read_text(encoding="utf-8"))
-        if not isinstance(loaded, dict):
-            raise DataFileError(f"{args.config}: expected a JSON object of config fields")
-        fields.update(loaded)
-    for name in _CONFIG_FLAGS:
-        value = getattr(args, name, None)
-        if value is not None:
-            fields[name] = value
-    return RewardConfig(**fields)
 
 
 def score_file(
@@ -148,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         0 on success.
     """
-    config = _config(args)
+    config = config_from_args(args)
     rows, summary = score_file(args.rollouts, config, progress=args.progress)
     if args.json:
         json.dump({"samples": rows, "summary": summary}, sys.stdout, indent=2)
@@ -168,8 +147,10 @@ def run(args: argparse.Namespace) -> int:
         ]
         print(format_table(header, table))
         print()
-    print(f"{summary['samples']} samples, config: coords={config.coords}, "
-          f"similarity={config.similarity}, length_penalty={config.length_penalty:g}")
+    print(
+        f"{summary['samples']} samples, config: coords={config.coords}, "
+        f"similarity={config.similarity}, length_penalty={config.length_penalty:g}"
+    )
     means = [
         [name, _cell(summary[f"mean_{name}"]), str(summary[f"n_{name}"])] for name in _COMPONENTS
     ]
