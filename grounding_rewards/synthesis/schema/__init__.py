@@ -1,0 +1,1 @@
+"""Holds ``record.schema.json``, the exported JSON Schema of a synthesis record."""
