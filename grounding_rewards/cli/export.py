@@ -1,0 +1,188 @@
+"""``grounding-rewards export INPUT... --to trl|verl --out PATH``: training data for a trainer.
+
+INPUT is a JSONL file of grounded QA records (the simple schema, see
+``grounding_rewards.export_schema``, or ``grounding-rewards synth`` records) or a
+``synth`` output folder (its ``records/part-*.jsonl``). The coordinate space is never
+guessed: give the target ``--model-family`` (qwen2-vl, qwen2.5-vl, qwen3-vl, internvl)
+or ``--coords``, and train with a RewardConfig of the same ``coords``,
+``min_pixels`` and ``max_pixels``.
+
+``--to trl`` writes a Hugging Face ``datasets`` folder (load it with
+``datasets.load_from_disk``) for ``GRPOTrainer`` and ``grounding_rewards.trl``;
+``--to verl`` writes one parquet file for veRL's ``data.train_files`` and
+``grounding_rewards.verl.compute_score``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from grounding_rewards.cli._common import DataFileError
+from grounding_rewards.config import RewardConfig
+from grounding_rewards.errors import ConfigError
+from grounding_rewards.export import coords_for, to_trl_dataset, write_verl_parquet
+from grounding_rewards.export_schema import GroundedExample, read_examples
+
+__all__ = ["input_files", "load_examples", "register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``export`` subcommand.
+
+    Args:
+        subparsers: The top-level parser's subparsers.
+    """
+    parser = subparsers.add_parser(
+        "export",
+        help="export grounded QA records as a TRL dataset or veRL parquet",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="INPUT",
+        help="JSONL files of grounded QA records, or synth output folders",
+    )
+    parser.add_argument("--to", required=True, choices=("trl", "verl"), help="target trainer")
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="output: a dataset folder (trl) or a .parquet file (verl)",
+    )
+    space = parser.add_mutually_exclusive_group()
+    space.add_argument("--model-family", help="qwen2-vl, qwen2.5-vl, qwen3-vl or internvl")
+    space.add_argument("--coords", help="pixel, norm1000, norm1 or qwen25vl")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="JSON file of RewardConfig fields (tags, coords, min/max pixels)",
+    )
+    parser.add_argument("--min-pixels", type=int, help="Qwen2.5-VL processor min_pixels")
+    parser.add_argument("--max-pixels", type=int, help="Qwen2.5-VL processor max_pixels")
+    parser.add_argument(
+        "--image-root",
+        type=Path,
+        help="folder relative image paths start from (default: each file's)",
+    )
+    parser.add_argument("--system-prompt", help="system message before the user turn")
+    parser.add_argument(
+        "--data-source",
+        default="grounding_rewards",
+        help="veRL data_source column (default: grounding_rewards)",
+    )
+    parser.add_argument("--split", default="train", help="veRL extra_info split (default: train)")
+    parser.set_defaults(handler=run)
+
+
+def _config(args: argparse.Namespace) -> RewardConfig:
+    fields: dict[str, Any] = {}
+    if args.config is not None:
+        loaded = json.loads(args.config.read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            raise DataFileError(f"{args.config}: expected a JSON object of RewardConfig fields")
+        fields.update(loaded)
+    if args.model_family is not None:
+        fields["coords"] = coords_for(args.model_family)
+    elif args.coords is not None:
+        fields["coords"] = args.coords
+    if "coords" not in fields:
+        raise ConfigError(
+            "coords: expected --model-family or --coords (the space the model writes boxes in), "
+            "got neither"
+        )
+    for name in ("min_pixels", "max_pixels"):
+        if getattr(args, name) is not None:
+            fields[name] = getattr(args, name)
+    return RewardConfig(**fields)
+
+
+def input_files(paths: list[Path]) -> list[Path]:
+    """The JSONL files behind ``paths``: files as given, folders expanded.
+
+    A ``synth`` output folder gives its ``records/part-*.jsonl``; any other folder
+    every ``*.jsonl`` directly inside it, sorted.
+
+    Raises:
+        DataFileError: For a path that does not exist or a folder without JSONL.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            records = path / "records"
+            found = (
+                sorted(records.glob("part-*.jsonl"))
+                if records.is_dir()
+                else sorted(p for p in path.glob("*.jsonl") if p.name != "failures.jsonl")
+            )
+            if not found:
+                raise DataFileError(f"{path}: expected JSONL files in this folder, found none")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise DataFileError(f"{path}: expected a JSONL file or a folder, got nothing there")
+    return files
+
+
+def load_examples(paths: list[Path], *, image_root: Path | None = None) -> list[GroundedExample]:
+    """Every example of ``paths``, ids unique across files.
+
+    Raises:
+        DataFileError: For a duplicate id across files.
+        GroundTruthError: For a malformed record (naming file and line).
+    """
+    examples: list[GroundedExample] = []
+    seen: dict[str, Path] = {}
+    for path in input_files(paths):
+        for example in read_examples(path, image_root=image_root):
+            if example.id in seen and seen[example.id] != path:
+                raise DataFileError(
+                    f"{path}: id: expected ids unique across inputs, got {example.id!r} "
+                    f"(also in {seen[example.id]})"
+                )
+            seen[example.id] = path
+            examples.append(example)
+    return examples
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export the inputs; print what was written and the reward config to train with.
+
+    Returns:
+        0 on success, 1 when the inputs hold no example.
+    """
+    config = _config(args)
+    examples = load_examples(args.inputs, image_root=args.image_root)
+    if not examples:
+        print("grounding-rewards export: no examples in the inputs (failed records are skipped)")
+        return 1
+    if args.to == "trl":
+        with tempfile.TemporaryDirectory(prefix="gr-export-") as cache:
+            dataset = to_trl_dataset(
+                examples, config=config, system_prompt=args.system_prompt, cache_dir=cache
+            )
+            dataset.save_to_disk(str(args.out))
+            count = len(dataset)
+            del dataset  # its Arrow files live in the cache folder being removed
+    else:
+        count = write_verl_parquet(
+            examples,
+            args.out,
+            config=config,
+            data_source=args.data_source,
+            split=args.split,
+            system_prompt=args.system_prompt,
+        )
+    print(f"wrote {count} examples to {args.out} ({args.to}, coords={config.coords})")
+    reward = f"RewardConfig(coords={config.coords!r}"
+    if config.coords == "qwen25vl":
+        reward += f", min_pixels={config.min_pixels}, max_pixels={config.max_pixels}"
+    print(f"train with {reward})")
+    return 0

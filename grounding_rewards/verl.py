@@ -1,0 +1,307 @@
+"""veRL adapter: ``compute_score`` for ``reward.custom_reward_function``.
+
+veRL's reward loop calls ``compute_score(data_source=..., solution_str=...,
+ground_truth=..., extra_info=..., **reward_kwargs)`` once per response, in a thread
+pool, and stacks every key of the returned dict into an array. So the result has
+``score`` and the same numeric keys for every sample, never ``None``:
+
+==================  ==============================================================
+key                 meaning
+==================  ==============================================================
+``score``           ``w_f·R_format + w_a·R_accuracy + w_b·R_bbox`` over the parts that apply
+``format``          R_format
+``accuracy``        R_accuracy (0.0 when there is no answer; see ``has_answer``)
+``bbox``            R_bbox (0.0 when there are no ground-truth boxes; see ``has_boxes``)
+``has_answer``      1.0 when the ground truth has an answer, else 0.0
+``has_boxes``       1.0 when the ground truth has boxes, else 0.0
+``n_pred``          predicted boxes counted
+``n_gt``            ground-truth boxes
+``gt_error``        1.0 when this sample's ground truth is malformed (then scored
+                    on format alone, with one warning per problem), else 0.0
+==================  ==============================================================
+
+``ground_truth`` is a dict (or its JSON string) with the keys of the TRL columns:
+``answer``, ``gt_boxes`` (pixel ``xyxy`` of the original image), ``gt_labels``,
+``choices``, ``image_size``; a plain string is taken as the answer alone. veRL gives
+the reward no image, so the size comes from ``ground_truth["image_size"]`` or
+``extra_info["image_size"]`` (``(width, height)`` or ``{"width", "height"}``).
+
+Configuration travels in ``reward.custom_reward_function.reward_kwargs``: any field
+of :class:`~grounding_rewards.RewardConfig` (``coords``, ``weights``, ``similarity``,
+...). Other keyword arguments veRL adds are ignored.
+
+Example:
+    >>> text = "<think>The <obj>cat</obj><bbox>[0, 0, 500, 500]</bbox>.</think><answer>B</answer>"
+    >>> out = compute_score("geo", text, '{"answer": "B", "gt_boxes": [[0, 0, 320, 240]]}',
+    ...                     {"image_size": [640, 480]}, coords="norm1000")
+    >>> out["score"], out["format"], out["accuracy"], out["bbox"], out["n_gt"]
+    (3.0, 1.0, 1.0, 1.0, 1)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from grounding_rewards._completions import completion_text
+from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce, problem_key
+from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.errors import ConfigError, GroundTruthError
+from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
+from grounding_rewards.parsing import Trace, parse_trace
+from grounding_rewards.rewards import check_format, score_trace
+
+__all__ = [
+    "SCORE_KEYS",
+    "GroundTruthWarning",
+    "compute_score",
+    "compute_score_batch",
+    "config_from_kwargs",
+]
+
+SCORE_KEYS: tuple[str, ...] = (
+    "score",
+    "format",
+    "accuracy",
+    "bbox",
+    "has_answer",
+    "has_boxes",
+    "n_pred",
+    "n_gt",
+    "gt_error",
+)
+"""The keys of every dict :func:`compute_score` returns, in order."""
+
+_GT_KEYS = ("answer", "gt_boxes", "gt_labels", "choices", "image_size")
+_CONFIG_FIELDS = frozenset(RewardConfig.model_fields)
+# Keyword arguments veRL 0.9 itself passes to a custom reward function.
+_VERL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer", "data_sources"})
+
+_WARN = WarnOnce(
+    "grounding_rewards.verl.compute_score",
+    "such samples are scored on format alone and marked gt_error=1",
+)
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable copy of a reward_kwargs value (Hydra gives ListConfig / DictConfig)."""
+    if isinstance(value, (str, bytes, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping) or hasattr(value, "items"):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if hasattr(value, "__iter__"):
+        return tuple(_freeze(v) for v in value)
+    return value  # callables (label_matching) are hashable as they are
+
+
+def _thaw(value: Any) -> Any:
+    if (
+        isinstance(value, tuple)
+        and value
+        and all(
+            isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            for item in value
+        )
+    ):
+        return dict(value)
+    return value
+
+
+@lru_cache(maxsize=64)
+def _config(items: tuple[tuple[str, Any], ...]) -> RewardConfig:
+    return RewardConfig(**{key: _thaw(value) for key, value in items})
+
+
+def config_from_kwargs(kwargs: Mapping[str, Any]) -> RewardConfig:
+    """The :class:`RewardConfig` that ``reward_kwargs`` describe (cached: built once).
+
+    ``config`` may hold a ready :class:`RewardConfig` (or a dict of its fields);
+    every other key that names a config field sets it; veRL's own keyword arguments
+    are ignored and anything else is ignored with one warning.
+
+    Args:
+        kwargs: The keyword arguments of a :func:`compute_score` call.
+
+    Returns:
+        The configuration.
+
+    Raises:
+        ConfigError: For invalid values ("expected X, got Y").
+
+    Example:
+        >>> config_from_kwargs({"coords": "qwen25vl", "weights": [1, 1, 2]}).weights
+        (1.0, 1.0, 2.0)
+    """
+    base = kwargs.get("config")
+    fields = {k: v for k, v in kwargs.items() if k in _CONFIG_FIELDS}
+    unknown = set(kwargs) - _CONFIG_FIELDS - _VERL_KWARGS - {"config"}
+    if unknown:
+        _WARN.warn(
+            f"kwargs:{sorted(unknown)}",
+            f"ignored unknown reward_kwargs {sorted(unknown)} (expected RewardConfig fields: "
+            f"{sorted(_CONFIG_FIELDS)})",
+        )
+    if base is None and not fields:
+        return DEFAULT_CONFIG
+    if isinstance(base, RewardConfig):
+        return base.replace(**fields) if fields else base
+    if base is not None:
+        if not (isinstance(base, Mapping) or hasattr(base, "items")):
+            raise ConfigError(f"config: expected a RewardConfig or a mapping, got {base!r}")
+        fields = {**dict(base.items()), **fields}
+    return _config(tuple(sorted((key, _freeze(value)) for key, value in fields.items())))
+
+
+def _ground_truth_dict(ground_truth: Any) -> dict[str, Any]:
+    if isinstance(ground_truth, bytes):
+        ground_truth = ground_truth.decode("utf-8", errors="replace")
+    if isinstance(ground_truth, str):
+        try:
+            decoded = json.loads(ground_truth)
+        except ValueError:
+            return {"answer": ground_truth}
+        ground_truth = decoded if isinstance(decoded, Mapping) else {"answer": decoded}
+    if ground_truth is None:
+        return {}
+    if not isinstance(ground_truth, Mapping):
+        raise GroundTruthError(
+            f"ground_truth: expected a dict (or its JSON) with keys {list(_GT_KEYS)}, "
+            f"got {type(ground_truth).__name__}"
+        )
+    return {key: ground_truth.get(key) for key in _GT_KEYS}
+
+
+def _image_size(extra_info: Any) -> Any:
+    if isinstance(extra_info, Mapping):
+        return extra_info.get("image_size")
+    return None
+
+
+def _truth(ground_truth: Any, extra_info: Any) -> GroundTruth:
+    fields = _ground_truth_dict(ground_truth)
+    if fields.get("image_size") is None:
+        fields["image_size"] = _image_size(extra_info)
+    return parse_ground_truth(**fields)
+
+
+def _result(
+    score: float,
+    format_: float,
+    accuracy: float | None,
+    bbox: float | None,
+    n_pred: int,
+    n_gt: int,
+    gt_error: bool,
+) -> dict[str, float | int]:
+    return {
+        "score": float(score),
+        "format": float(format_),
+        "accuracy": 0.0 if accuracy is None else float(accuracy),
+        "bbox": 0.0 if bbox is None else float(bbox),
+        "has_answer": 0.0 if accuracy is None else 1.0,
+        "has_boxes": 0.0 if bbox is None else 1.0,
+        "n_pred": int(n_pred),
+        "n_gt": int(n_gt),
+        "gt_error": 1.0 if gt_error else 0.0,
+    }
+
+
+def _score(
+    trace: Trace, ground_truth: Any, extra_info: Any, config: RewardConfig
+) -> dict[str, Any]:
+    try:
+        truth = _truth(ground_truth, extra_info)
+        breakdown = score_trace(trace, truth, config)
+    except ValueError as error:  # GroundTruthError, or a normalized space without a size
+        _WARN.warn(problem_key(error), f"malformed ground truth: {error}")
+        n_pred = len(trace.counted_spans(config))
+        try:
+            size = _image_size(extra_info)
+            form = check_format(trace, image_size=size, config=config).score
+        except ValueError:
+            form = check_format(trace, config=config).score
+        return _result(config.weights[0] * form, form, None, None, n_pred, 0, True)
+    return _result(
+        breakdown.total,
+        breakdown.format,
+        breakdown.accuracy,
+        breakdown.bbox,
+        breakdown.n_pred,
+        breakdown.n_gt,
+        False,
+    )
+
+
+def compute_score(
+    data_source: Any = None,
+    solution_str: Any = None,
+    ground_truth: Any = None,
+    extra_info: Any = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Score one response the way veRL's reward managers call a custom reward.
+
+    Thread-safe and stateless (the configuration is cached by value).
+
+    Args:
+        data_source: The sample's ``data_source`` (not used for scoring).
+        solution_str: The decoded response.
+        ground_truth: ``reward_model.ground_truth``: a dict, its JSON string, or an answer string.
+        extra_info: The sample's ``extra_info`` (may hold ``image_size``).
+        **kwargs: ``reward_kwargs`` (config fields) and veRL's own extras (ignored).
+
+    Returns:
+        A dict with :data:`SCORE_KEYS`.
+
+    Raises:
+        ConfigError: For invalid configuration in ``kwargs``.
+    """
+    config = config_from_kwargs(kwargs)
+    trace = parse_trace(completion_text(solution_str), config=config)
+    return _score(trace, ground_truth, extra_info, config)
+
+
+def compute_score_batch(
+    data_sources: Sequence[Any],
+    solution_strs: Sequence[Any],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Any] | None = None,
+    **kwargs: Any,
+) -> list[dict[str, Any]]:
+    """The batch form, for veRL's ``batch`` reward manager.
+
+    Args:
+        data_sources: One ``data_source`` per response.
+        solution_strs: The decoded responses.
+        ground_truths: One ground truth per response.
+        extra_infos: One ``extra_info`` per response, or ``None``.
+        **kwargs: As for :func:`compute_score`.
+
+    Returns:
+        One dict with :data:`SCORE_KEYS` per response, in order.
+
+    Raises:
+        ValueError: When the sequences differ in length.
+
+    Example:
+        >>> out = compute_score_batch(["d", "d"], ["<answer>A</answer>", "<answer>B</answer>"],
+        ...                           [{"answer": "A"}, {"answer": "A"}])
+        >>> [o["accuracy"] for o in out]
+        [1.0, 0.0]
+    """
+    n = len(solution_strs)
+    infos: Sequence[Any] = [None] * n if extra_infos is None else extra_infos
+    for name, values in (
+        ("data_sources", data_sources),
+        ("ground_truths", ground_truths),
+        ("extra_infos", infos),
+    ):
+        if len(values) != n:
+            raise ValueError(f"{name}: expected {n} values (one per response), got {len(values)}")
+    config = config_from_kwargs(kwargs)
+    return [
+        _score(parse_trace(completion_text(text), config=config), truth, info, config)
+        for text, truth, info in zip(solution_strs, ground_truths, infos, strict=True)
+    ]
