@@ -28,9 +28,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import Sample, make_corpus  # noqa: E402
+from corpus import Sample, make_corpus
 
-from grounding_rewards import bbox_reward, grounding_reward  # noqa: E402
+from grounding_rewards import bbox_reward, grounding_reward
 
 _FLOOR = re.compile(
     r"<bbox>\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,"
@@ -74,15 +74,19 @@ def ours_grounding(sample: Sample) -> object:
     ).total
 
 
-def per_completion_us(function: Callable[[Sample], object], corpus: list[Sample],
-                      repeats: int) -> float:
-    times = []
+def per_completion_us(
+    functions: dict[str, Callable[[Sample], object]], corpus: list[Sample], repeats: int
+) -> dict[str, float]:
+    """Median microseconds per completion of each function; runs are interleaved so that
+    a change in machine load during the run affects every function alike."""
+    times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for sample in corpus:
-            function(sample)
-        times.append((time.perf_counter() - start) / len(corpus) * 1e6)
-    return statistics.median(times)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for sample in corpus:
+                function(sample)
+            times[name].append((time.perf_counter() - start) / len(corpus) * 1e6)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def batch_ms(corpus: list[Sample], size: int, repeats: int) -> float:
@@ -101,33 +105,45 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
+    if hasattr(os, "sched_setaffinity"):  # one core: the last one (others may be busier)
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     corpus = make_corpus(args.n)
     for function in (floor, baseline, ours_bbox, ours_grounding):  # warm caches and imports
         for sample in corpus[:200]:
             function(sample)
-    results = {
-        name: per_completion_us(function, corpus, args.repeats)
-        for name, function in [("floor (regex + float)", floor),
-                               ("baseline (numpy IoU + scipy)", baseline),
-                               ("ours: bbox_reward", ours_bbox),
-                               ("ours: grounding_reward", ours_grounding)]
-    }
+    results = per_completion_us(
+        {
+            "floor (regex + float)": floor,
+            "baseline (numpy IoU + scipy)": baseline,
+            "ours: bbox_reward": ours_bbox,
+            "ours: grounding_reward": ours_grounding,
+        },
+        corpus,
+        args.repeats,
+    )
     floor_us = results["floor (regex + float)"]
     baseline_us = results["baseline (numpy IoU + scipy)"]
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {args.n} completions, "
-          f"median of {args.repeats}, one core")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, {args.n} completions, "
+        f"median of {args.repeats}, one core"
+    )
     print(f"{'':32} {'us/completion':>14} {'completions/s':>14} {'x floor':>8} {'x baseline':>11}")
     for name, us in results.items():
-        print(f"{name:32} {us:14.2f} {1e6 / us:14,.0f} {us / floor_us:8.2f} "
-              f"{us / baseline_us:11.3f}")
-    print(f"bbox_reward speed-up over baseline: {baseline_us / results['ours: bbox_reward']:.1f}x "
-          "(target >= 5x)")
-    print(f"grounding_reward / floor: {results['ours: grounding_reward'] / floor_us:.2f}x "
-          "(target <= 3x)")
-    print(f"GRPO batch of 1024 completions, grounding_reward: "
-          f"{batch_ms(corpus, 1024, args.repeats):.2f} ms (target < 10 ms)")
+        print(
+            f"{name:32} {us:14.2f} {1e6 / us:14,.0f} {us / floor_us:8.2f} {us / baseline_us:11.3f}"
+        )
+    print(
+        f"bbox_reward speed-up over baseline: {baseline_us / results['ours: bbox_reward']:.1f}x "
+        "(target >= 5x)"
+    )
+    print(
+        f"grounding_reward / floor: {results['ours: grounding_reward'] / floor_us:.2f}x "
+        "(target <= 3x)"
+    )
+    print(
+        f"GRPO batch of 1024 completions, grounding_reward: "
+        f"{batch_ms(corpus, 1024, args.repeats):.2f} ms (target < 10 ms)"
+    )
 
 
 if __name__ == "__main__":

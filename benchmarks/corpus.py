@@ -10,11 +10,30 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-LABELS = ["man", "woman", "dog", "cat", "car", "helmet", "tree", "cup", "bicycle", "sign",
-          "window", "bag", "horse", "bench", "umbrella", "clock"]
-WORDS = ("the a of and to in is on with that it as at by this from be are was which or an "
-         "its left right above below near behind front color shape small large red white blue "
-         "looks appears seems visible partly object region image corner edge").split()
+LABELS = [
+    "man",
+    "woman",
+    "dog",
+    "cat",
+    "car",
+    "helmet",
+    "tree",
+    "cup",
+    "bicycle",
+    "sign",
+    "window",
+    "bag",
+    "horse",
+    "bench",
+    "umbrella",
+    "clock",
+]
+_TEXT = (
+    "the a of and to in is on with that it as at by this from be are was which or an "
+    "its left right above below near behind front color shape small large red white blue "
+    "looks appears seems visible partly object region image corner edge"
+)
+WORDS = _TEXT.split()
 
 
 @dataclass(frozen=True)
@@ -47,8 +66,12 @@ def _random_box(rng: random.Random, width: int, height: int) -> list[float]:
 
 def _jitter(rng: random.Random, box: list[float], amount: float) -> list[float]:
     w, h = box[2] - box[0], box[3] - box[1]
-    out = [box[0] + rng.gauss(0, amount * w), box[1] + rng.gauss(0, amount * h),
-           box[2] + rng.gauss(0, amount * w), box[3] + rng.gauss(0, amount * h)]
+    out = [
+        box[0] + rng.gauss(0, amount * w),
+        box[1] + rng.gauss(0, amount * h),
+        box[2] + rng.gauss(0, amount * w),
+        box[3] + rng.gauss(0, amount * h),
+    ]
     out = [round(v) for v in out]
     if out[2] <= out[0]:
         out[2] = out[0] + 1
@@ -109,6 +132,7 @@ def make_corpus(n: int = 10_000, seed: int = 0) -> list[Sample]:
         text = f"<think>{body}</think>\n<answer>{said}</answer>"
         if rng.random() < 0.1:
             text = _malform(rng, text)
-        samples.append(Sample(text, answer, gt, labels, (width, height),
-                              ["red", "white", "blue", "black"]))
+        samples.append(
+            Sample(text, answer, gt, labels, (width, height), ["red", "white", "blue", "black"])
+        )
     return samples

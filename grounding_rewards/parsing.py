@@ -182,8 +182,11 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 
 @lru_cache(maxsize=64)
 def _tag_pattern(think: str, answer: str, obj: str, bbox: str) -> re.Pattern[str]:
-    """Tokens of one pass: a whole well-formed one-box span (the common case, one match
-    instead of four), or any single known tag in any letter case."""
+    """Token pattern of the one pass.
+
+    A token is either a whole well-formed one-box span (the common case: one match
+    instead of four) or any single known tag in any letter case.
+    """
     o, b = re.escape(obj), re.escape(bbox)
     number = rf"\s*({_NUM})\s*"
     span = rf"<{o}>([^<>]*)</{o}>\s*<{b}>\[{number},{number},{number},{number}\]</{b}>"

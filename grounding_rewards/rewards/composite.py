@@ -14,7 +14,7 @@ from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.parsing import FormatIssue, Trace
 from grounding_rewards.rewards._trace import as_trace
 from grounding_rewards.rewards.bbox import score_boxes
-from grounding_rewards.rewards.format import check_format
+from grounding_rewards.rewards.format import format_checks
 from grounding_rewards.rewards.option import score_option
 
 __all__ = ["RewardBreakdown", "grounding_reward", "score_trace"]
@@ -89,7 +89,7 @@ def score_trace(trace: Trace, truth: GroundTruth, config: RewardConfig) -> Rewar
         >>> score_trace(trace, truth, DEFAULT_CONFIG).total
         2.5
     """
-    form = check_format(trace, image_size=truth.image_size, config=config)
+    form = format_checks(trace, truth.image_size, config)
     accuracy = None if truth.answer is None else score_option(trace, truth.answer, truth.choices)
     boxes = score_boxes(trace, truth, config)
     w_format, w_accuracy, w_bbox = config.weights

@@ -27,7 +27,7 @@ from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.parsing import FormatIssue, Trace
 from grounding_rewards.rewards._trace import as_trace
 
-__all__ = ["FormatResult", "check_format", "format_reward"]
+__all__ = ["FormatResult", "check_format", "format_checks", "format_reward"]
 
 _STRUCTURE = frozenset(
     {
@@ -63,10 +63,12 @@ class FormatResult:
     issues: tuple[FormatIssue, ...]
 
 
-def _image_bounds(config: RewardConfig, image_size: Any) -> tuple[float, float, float, float]:
+def _image_bounds(
+    config: RewardConfig, image_size: tuple[float, float] | None
+) -> tuple[float, float, float, float]:
     """``(sx, sy, width, height)``: scale to pixels and the bounds to check against."""
     if image_size is not None:
-        width, height = validate_image_size(image_size)
+        width, height = image_size
         sx, sy = pixel_scale(
             config.coords,
             (width, height),
@@ -105,7 +107,28 @@ def check_format(
         (0.0, ['min_spans'])
     """
     config = config or DEFAULT_CONFIG
-    trace = as_trace(completion, config)
+    size = None if image_size is None else validate_image_size(image_size)
+    return format_checks(as_trace(completion, config), size, config)
+
+
+def format_checks(
+    trace: Trace, image_size: tuple[float, float] | None, config: RewardConfig
+) -> FormatResult:
+    """Run the format checks on a parsed trace with an already validated image size.
+
+    Args:
+        trace: The parsed completion.
+        image_size: Validated ``(width, height)``, or ``None``.
+        config: Configuration.
+
+    Returns:
+        The :class:`FormatResult`.
+
+    Example:
+        >>> from grounding_rewards import parse_trace
+        >>> format_checks(parse_trace("<answer>A</answer>"), None, DEFAULT_CONFIG).score
+        0.0
+    """
     codes = {issue.code for issue in trace.issues}
     issues = list(trace.issues)
     if codes & _FATAL:
