@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
@@ -38,8 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        if importlib.util.find_spec(f"grounding_rewards.cli.{name}") is None:
-            continue  # TEMPORARY while subcommands land
         module = importlib.import_module(f"grounding_rewards.cli.{name}")
         module.register(subparsers)
     return parser
@@ -61,6 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
+    except BrokenPipeError:  # `... | head`: the reader left; that is not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (GroundingRewardsError, ValueError, OSError) as error:
         print(f"grounding-rewards {args.command}: error: {error}", file=sys.stderr)
         return 2

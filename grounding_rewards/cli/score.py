@@ -118,6 +118,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def _shorten(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def run(args: argparse.Namespace) -> int:
     """Score the file and print tables (or JSON).
 
@@ -141,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                 _cell(row["id"]),
                 *(_cell(row[name]) for name in _COMPONENTS),
                 f"{row['n_pred']}/{row['n_gt']}",
-                row["issues"] or "-",
+                _shorten(row["issues"] or "-"),
             ]
             for row in rows
         ]
