@@ -1,0 +1,59 @@
+"""Reward-hacking audit: run any reward function against a battery of exploits.
+
+``grounding-rewards audit MODULE:FUNCTION`` (or :func:`audit` from Python) writes
+honest completions for a few hand-made ground-truth scenarios, then the tricks a
+policy could learn instead of the task (a whole-image box, box spam, NaN
+coordinates, an empty answer, every option, broken tags, a megabyte...), and
+checks invariants (finite and in range, order of spans, bounded box spam). Any
+exploit that *gains* over the honest completion, or any broken invariant, fails
+the audit, so it can gate a CI. See ``docs/audit.md``.
+
+Example:
+    >>> from grounding_rewards import grounding_reward
+    >>> report = audit(grounding_reward, fuzz=20)
+    >>> report.passed, len(report.checks)
+    (True, 26)
+"""
+
+from grounding_rewards.audit.contracts import (
+    CONTRACTS,
+    AuditError,
+    Outcome,
+    RewardAdapter,
+    Sample,
+    load_target,
+    make_adapter,
+    to_reward_value,
+)
+from grounding_rewards.audit.exploits import EXPLOITS, Exploit, Variant
+from grounding_rewards.audit.report import VERDICTS, AuditReport, CheckResult, format_table
+from grounding_rewards.audit.runner import audit, run_audit, run_exploit
+from grounding_rewards.audit.scenarios import SCENARIOS, AuditSettings, Scenario, TraceWriter
+from grounding_rewards.audit.session import COMPONENTS, AuditOptions
+
+__all__ = [
+    "COMPONENTS",
+    "CONTRACTS",
+    "EXPLOITS",
+    "SCENARIOS",
+    "VERDICTS",
+    "AuditError",
+    "AuditOptions",
+    "AuditReport",
+    "AuditSettings",
+    "CheckResult",
+    "Exploit",
+    "Outcome",
+    "RewardAdapter",
+    "Sample",
+    "Scenario",
+    "TraceWriter",
+    "Variant",
+    "audit",
+    "format_table",
+    "load_target",
+    "make_adapter",
+    "run_audit",
+    "run_exploit",
+    "to_reward_value",
+]
