@@ -57,6 +57,7 @@ from grounding_rewards.synthesis.runner import (
     _failed_source,
     _internal_failure,
     iter_image_paths,
+    pipeline_manifest,
 )
 from grounding_rewards.synthesis.store import (
     SUMMARY_FILE,
@@ -348,16 +349,7 @@ def run_ray_job(
     options.preserve_order = True
     try:
         with OutputLock(root):
-            check_manifest(
-                root,
-                {
-                    "fingerprint": pipeline.fingerprint,
-                    "models": pipeline.models,
-                    "templates": pipeline.templates,
-                    "config": pipeline.config.model_dump(mode="json"),
-                },
-                allow_mixed=allow_mixed_config,
-            )
+            check_manifest(root, pipeline_manifest(pipeline), allow_mixed=allow_mixed_config)
             state = scan(root)
             summary.repaired_bytes = state.repaired_bytes
             dataset = _dataset(ray, sources, parallelism=max(1, num_actors * 2))

@@ -188,6 +188,23 @@ def iter_image_paths(inputs: Sequence[str | os.PathLike[str]]) -> Iterator[str]:
             yield from matches
 
 
+def pipeline_manifest(pipeline: Pipeline) -> dict[str, Any]:
+    """What an output folder's manifest records of the pipeline that writes into it.
+
+    Args:
+        pipeline: The pipeline.
+
+    Returns:
+        Its fingerprint, models, prompt templates and configuration.
+    """
+    return {
+        "fingerprint": pipeline.fingerprint,
+        "models": pipeline.models,
+        "templates": pipeline.templates,
+        "config": pipeline.config.model_dump(mode="json"),
+    }
+
+
 class _Progress:
     """A one-line progress bar on stderr, redrawn at most 10 times a second."""
 
@@ -293,16 +310,7 @@ async def run_synthesis(
     started = time.monotonic()
     bar = _Progress(stream, total)
     with OutputLock(root):
-        check_manifest(
-            root,
-            {
-                "fingerprint": pipeline.fingerprint,
-                "models": pipeline.models,
-                "templates": pipeline.templates,
-                "config": pipeline.config.model_dump(mode="json"),
-            },
-            allow_mixed=allow_mixed_config,
-        )
+        check_manifest(root, pipeline_manifest(pipeline), allow_mixed=allow_mixed_config)
         state = scan(root)
         summary.repaired_bytes = state.repaired_bytes
         claimed: set[str] = set()
