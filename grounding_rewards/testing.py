@@ -172,15 +172,22 @@ def _side(u: float, v: float, extent: float, integer: bool, min_size: float) -> 
     """Map unit draws to ``(a, b)`` with ``0 <= a < b <= extent`` and ``b - a >= min_size``."""
     if integer:
         top = max(1, int(extent))
-        step = min(max(1, math.ceil(min_size)), top)
-        first = min(int(u * (top - step + 1)), top - step)
-        last = min(top, first + step + int(v * (top - first - step + 1)))
+        least = min(max(1, math.ceil(min_size)), top)
+        first = min(int(u * (top - least + 1)), top - least)
+        last = min(top, first + least + int(v * (top - first - least + 1)))
         return float(first), float(last)
     size = min(max(min_size, extent * 1e-9), extent)
     a = u * (extent - size)
     b = min(extent, a + size + v * (extent - a - size))
-    while b - a < size and a > 0.0:  # undo rounding, a few ulps at most
-        a = max(0.0, math.nextafter(a, -math.inf))
+    # Rounding can leave b - a a few ulps of `extent` short of `size` (every value
+    # here is at most `extent`): step a down by that ulp, a bounded number of times.
+    ulp = math.ulp(extent)
+    for _ in range(16):
+        if b - a >= size or a == 0.0:
+            break
+        a = max(0.0, a - ulp)
+    if b - a < size:
+        a, b = 0.0, max(b, size)
     return a, b
 
 

@@ -278,3 +278,22 @@ def test_testing_module_names_the_extra_when_hypothesis_is_missing():
     )
     assert result.returncode == 0, result.stderr
     assert "grounding-rewards[testing]" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("u", "v", "extent", "min_size"),
+    [
+        (1e-13, 0.0, 1000.0, 1.0),
+        (5e-324, 0.0, 4096.0, 1.0),
+        (1.0, 1.0, 16.0, 16.0),
+        (1.0 - 1e-16, 0.0, 1.0, 0.0),
+        (0.0, 1e-300, 640.0, 50.0),
+    ],
+)
+def test_box_sides_are_valid_at_the_edges_of_the_unit_draws(u, v, extent, min_size):
+    # Regression: rounding repair once stepped by ulp(a) and hung for tiny a.
+    from grounding_rewards.testing import _side
+
+    a, b = _side(u, v, extent, False, min_size)
+    assert 0.0 <= a < b <= extent
+    assert b - a >= min(max(min_size, extent * 1e-9), extent)
