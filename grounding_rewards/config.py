@@ -35,6 +35,7 @@ __all__ = [
     "LabelMatching",
     "RewardConfig",
     "Similarity",
+    "describe_validation_error",
 ]
 
 CoordSpace: TypeAlias = Literal["pixel", "norm1000", "norm1", "qwen25vl"]
@@ -48,19 +49,39 @@ LabelMatching: TypeAlias = Literal["ignore", "exact", "fuzzy"] | LabelMatcher
 _TAG_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 
-def _describe(error: ValidationError) -> str:
-    """Turn pydantic's report into "RewardConfig.<field>: expected X, got Y" lines."""
+_BOUNDS = (
+    ("Input should be greater than or equal to ", "expected a number >= "),
+    ("Input should be greater than ", "expected a number > "),
+    ("Input should be less than or equal to ", "expected a number <= "),
+)
+
+
+def describe_validation_error(error: ValidationError, owner: str) -> str:
+    """Turn pydantic's report into "<owner>.<field>: expected X, got Y" lines.
+
+    Args:
+        error: What pydantic raised.
+        owner: The configuration class name, e.g. ``"RewardConfig"``.
+
+    Returns:
+        One line per problem, joined with ``"; "``.
+    """
     lines = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or "<config>"
         message = item["msg"].removeprefix("Value error, ")
-        if message.startswith("Input should be "):
-            message = "expected " + message.removeprefix("Input should be ")
-        elif message.startswith("Extra inputs are not permitted"):
-            message = "expected no such field (unknown option)"
+        for prefix, expected in _BOUNDS:
+            if message.startswith(prefix):
+                message = expected + message.rsplit(" ", 1)[-1]
+                break
+        else:
+            if message.startswith("Input should be "):
+                message = "expected " + message.removeprefix("Input should be ")
+            elif message.startswith("Extra inputs are not permitted"):
+                message = "expected no such field (unknown option)"
         if " got " not in message:
             message = f"{message}, got {item.get('input')!r}"
-        lines.append(f"RewardConfig.{field}: {message}")
+        lines.append(f"{owner}.{field}: {message}")
     return "; ".join(lines)
 
 
@@ -115,7 +136,7 @@ class RewardConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as error:
-            raise ConfigError(_describe(error)) from None
+            raise ConfigError(describe_validation_error(error, "RewardConfig")) from None
 
     def replace(self, **changes: Any) -> RewardConfig:
         """Return a validated copy with ``changes`` applied.

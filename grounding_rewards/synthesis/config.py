@@ -21,32 +21,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from grounding_rewards.config import CoordSpace, describe_validation_error
 from grounding_rewards.errors import ConfigError
 
 __all__ = ["CoordSpace", "SynthesisConfig"]
-
-CoordSpace = Literal["pixel", "norm1000", "norm1", "qwen25vl"]
-
-
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "<config>"
-        message = item["msg"].removeprefix("Value error, ")
-        if message.startswith("Input should be greater than or equal to "):
-            message = "expected a number >= " + message.rsplit(" ", 1)[-1]
-        elif message.startswith("Input should be greater than "):
-            message = "expected a number > " + message.rsplit(" ", 1)[-1]
-        elif message.startswith("Input should be less than or equal to "):
-            message = "expected a number <= " + message.rsplit(" ", 1)[-1]
-        elif message.startswith("Input should be "):
-            message = "expected " + message.removeprefix("Input should be ")
-        elif message.startswith("Extra inputs are not permitted"):
-            message = "expected no such field (unknown option)"
-        if " got " not in message:
-            message = f"{message}, got {item.get('input')!r}"
-        lines.append(f"SynthesisConfig.{field}: {message}")
-    return "; ".join(lines)
 
 
 class SynthesisConfig(BaseModel):
@@ -125,7 +103,7 @@ class SynthesisConfig(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise ConfigError(_describe(exc)) from None
+            raise ConfigError(describe_validation_error(exc, "SynthesisConfig")) from None
 
     @model_validator(mode="after")
     def _consistent(self) -> SynthesisConfig:
