@@ -22,8 +22,10 @@ What it does for a long run against a real server:
   answer (see :func:`extract_json_text`, whose result is what it returns), it raises
   ``BackendError(reason="malformed_json")``. It retries that only for sampled requests
   (``temperature > 0``), ``malformed_json_retries`` times: a greedy request would
-  repeat the same answer, so a retry would only cost time. (The pipeline retries
-  malformed answers itself with a new seed, ``SynthesisConfig.json_retries``.)
+  repeat the same answer, so a retry would only cost time. (The pipeline's stages
+  re-ask after ``malformed_json`` themselves, with a new seed,
+  ``SynthesisConfig.json_retries`` times: see
+  :func:`~grounding_rewards.synthesis.stages.common.ask_many`.)
 - **API key**: read from the environment variable ``api_key_env`` when the connection
   pool opens, sent as a bearer token, never stored in the backend's attributes,
   ``repr``, pickled state, log lines or error messages (messages are scrubbed of it

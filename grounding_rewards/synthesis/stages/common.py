@@ -300,8 +300,11 @@ async def ask_many(
 ) -> list[AnswerT | StageFailedError]:
     """Send ``requests`` as one batch; each result is a parsed answer or a failure.
 
-    Backend errors are not retried here (the HTTP backend retries transient ones
-    itself); malformed answers are re-asked, in one batch per attempt.
+    Transient backend errors are not retried here (the HTTP backend retries them
+    itself). A malformed answer is re-asked with a new seed, ``retries`` times, in
+    one batch per attempt, whether the backend returned it as text that does not
+    parse or reported it as ``BackendError(reason="malformed_json")`` (the HTTP
+    backend does when no JSON can be found in the answer).
     """
     results: list[AnswerT | StageFailedError | None] = [None] * len(requests)
     pending = list(range(len(requests)))
@@ -316,6 +319,8 @@ async def ask_many(
             subject = requests[index].metadata.get("subject") or None
             if isinstance(answer, BackendError):
                 results[index] = StageFailedError(stage, answer.reason, str(answer), subject)
+                if answer.reason == "malformed_json":
+                    still.append(index)
                 continue
             try:
                 results[index] = parse_answer(answer, model, stage=stage)
