@@ -51,6 +51,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from grounding_rewards._atomic import atomic_path
 from grounding_rewards._optional import require
 from grounding_rewards.boxes import qwen25vl_resize
 from grounding_rewards.config import DEFAULT_CONFIG, CoordSpace, RewardConfig
@@ -401,17 +402,19 @@ def write_verl_parquet(
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     writer = None
-    try:
-        # Row groups of _ROWS_PER_GROUP: memory stays flat, images included.
-        while chunk := list(itertools.islice(rows, _ROWS_PER_GROUP)):
-            table = pa.Table.from_pylist(chunk, schema=writer.schema if writer else None)
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table)
-            count += len(chunk)
-        if writer is None:  # no rows: still a valid, empty file
-            pq.write_table(pa.table({}), path)
-    finally:
-        if writer is not None:
-            writer.close()
+    # Into a temporary file renamed at the end: a failure never leaves half a parquet.
+    with atomic_path(path) as temporary:
+        try:
+            # Row groups of _ROWS_PER_GROUP: memory stays flat, images included.
+            while chunk := list(itertools.islice(rows, _ROWS_PER_GROUP)):
+                table = pa.Table.from_pylist(chunk, schema=writer.schema if writer else None)
+                if writer is None:
+                    writer = pq.ParquetWriter(temporary, table.schema)
+                writer.write_table(table)
+                count += len(chunk)
+            if writer is None:  # no rows: still a valid, empty file
+                pq.write_table(pa.table({}), temporary)
+        finally:
+            if writer is not None:
+                writer.close()
     return count

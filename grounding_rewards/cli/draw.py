@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grounding_rewards.cli._common import DataFileError, add_config_arguments, config_from_args
+from grounding_rewards.cli._skipped import SkippedRecords
 from grounding_rewards.errors import GroundTruthError
 from grounding_rewards.metrics.evaluation import sample_view
 from grounding_rewards.metrics.reasoning import analyze_sample
-from grounding_rewards.metrics.rollouts import Rollout, RolloutFormat, read_rollouts
+from grounding_rewards.metrics.rollouts import (
+    Rollout,
+    RolloutFormat,
+    RolloutFormatError,
+    read_rollouts,
+)
 
 __all__ = ["find_rollout", "register", "run"]
 
@@ -57,9 +64,17 @@ def register(subparsers: Any) -> None:
 
 
 def find_rollout(
-    path: Path, *, index: int | None = None, id: str | None = None, format: RolloutFormat = "auto"
+    path: Path,
+    *,
+    index: int | None = None,
+    id: str | None = None,
+    format: RolloutFormat = "auto",
+    on_error: Callable[[RolloutFormatError], None] | None = None,
 ) -> tuple[int, Rollout]:
     """Return ``(position, rollout)`` of the rollout at ``index`` or with ``id``.
+
+    Positions count readable rollouts only (as ``evaluate``'s report numbers them);
+    malformed records before it go to ``on_error`` (``None``: they raise).
 
     Raises:
         DataFileError: When there is no such rollout.
@@ -67,7 +82,7 @@ def find_rollout(
     if index is not None and index < 0:
         raise DataFileError(f"--index: expected a position >= 0, got {index}")
     count = 0
-    for position, rollout in enumerate(read_rollouts(path, format=format)):
+    for position, rollout in enumerate(read_rollouts(path, format=format, on_error=on_error)):
         count += 1
         if (index is not None and position == index) or (id is not None and rollout.id == id):
             return position, rollout
@@ -84,14 +99,15 @@ def run(args: argparse.Namespace) -> int:
         args: Parsed arguments.
 
     Returns:
-        0 on success.
+        0 on success, 1 when malformed records before the rollout were skipped.
     """
     from grounding_rewards.report.draw import draw_overlay, load_image, save_overlay
     from grounding_rewards.report.html import resolve_image
 
     config = config_from_args(args)
+    skipped = SkippedRecords("draw")
     position, rollout = find_rollout(
-        args.rollouts, index=args.index, id=args.id, format=args.format
+        args.rollouts, index=args.index, id=args.id, format=args.format, on_error=skipped
     )
     try:
         sample = analyze_sample(rollout.completion, rollout.target, config=config)
@@ -123,4 +139,4 @@ def run(args: argparse.Namespace) -> int:
         f"{len(counted)} predicted and {len(view.gt_boxes)} ground-truth boxes",
         file=sys.stdout,
     )
-    return 0
+    return skipped.exit_code()

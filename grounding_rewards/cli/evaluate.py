@@ -8,6 +8,12 @@ Acc@τ, mIoU, one-to-one P/R/F1, COCO AP, and the grounded-reasoning metrics
 (answer accuracy, format validity and issues, spans per completion, hallucinated boxes,
 label agreement, CHAIR). ``--report report.html`` also writes a self-contained HTML
 report with reward histograms and a worst-first gallery of images with boxes.
+
+A malformed record (a line that is not UTF-8 or not JSON, a truncated last line) is
+reported on stderr as ``file:line: ...`` and skipped; the rest is evaluated and the
+command exits 1. Odd model output (lone surrogates, NUL, huge completions) is scored,
+not an error. The report is written atomically: an existing one stays intact until
+the new one is complete.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from grounding_rewards.cli._common import (
     count_lines,
     format_table,
 )
+from grounding_rewards.cli._skipped import SkippedRecords
 from grounding_rewards.metrics.evaluation import RolloutEvaluator
 from grounding_rewards.metrics.grounding import COCO_THRESHOLDS
 from grounding_rewards.metrics.reasoning import Synonyms
@@ -126,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         args: Parsed arguments.
 
     Returns:
-        0 on success.
+        0 on success, 1 when malformed records were skipped (each reported on stderr).
     """
     if args.gallery < 0:
         raise DataFileError(f"--gallery: expected a count >= 0, got {args.gallery}")
@@ -142,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
     )
     total = _total(args.rollouts)
     bar = Progress(total, "evaluating", enabled=args.progress if total else False)
-    for rollout in read_rollouts(args.rollouts, format=args.format):
+    skipped = SkippedRecords("evaluate")
+    for rollout in read_rollouts(args.rollouts, format=args.format, on_error=skipped):
         evaluator.add(rollout)
         bar.advance()
     bar.close()
@@ -180,4 +188,4 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(["section", "metric", "value", "n"], rows))
     if args.report is not None:
         print(f"report written to {args.report}", file=sys.stderr)
-    return 0
+    return skipped.exit_code()

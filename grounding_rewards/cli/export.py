@@ -11,21 +11,34 @@ or ``--coords``, and train with a RewardConfig of the same ``coords``,
 ``datasets.load_from_disk``) for ``GRPOTrainer`` and ``grounding_rewards.trl``;
 ``--to verl`` writes one parquet file for veRL's ``data.train_files`` and
 ``grounding_rewards.verl.compute_score``.
+
+A malformed record (not UTF-8, not JSON, truncated, a missing field, a duplicate id)
+is reported on stderr as ``file:line: ...`` and skipped; the other records are
+exported and the command exits 1. Text that Arrow cannot store (a lone surrogate from
+a model) is replaced by U+FFFD. The output is written atomically: an existing
+dataset or parquet file stays intact until the new one is complete.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import re
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from grounding_rewards._atomic import atomic_dir
 from grounding_rewards.cli._common import DataFileError
+from grounding_rewards.cli._skipped import SkippedRecords
 from grounding_rewards.config import RewardConfig
-from grounding_rewards.errors import ConfigError
+from grounding_rewards.errors import ConfigError, GroundTruthError
 from grounding_rewards.export import coords_for, to_trl_dataset, write_verl_parquet
-from grounding_rewards.export_schema import GroundedExample, read_examples
+from grounding_rewards.export_schema import GroundedExample, examples_from_line
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["input_files", "load_examples", "register", "run"]
 
@@ -131,8 +144,92 @@ def input_files(paths: list[Path]) -> list[Path]:
     return files
 
 
-def load_examples(paths: list[Path], *, image_root: Path | None = None) -> list[GroundedExample]:
+def _visible(text: str) -> str:
+    # Arrow stores UTF-8 only; a lone surrogate (a model's "\ud800") becomes U+FFFD.
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _storable(example: GroundedExample) -> GroundedExample:
+    return dataclasses.replace(
+        example,
+        id=_visible(example.id),
+        question=_visible(example.question),
+        choices=tuple(_visible(c) for c in example.choices),
+        answer=_visible(example.answer),
+        labels=tuple(_visible(label) for label in example.labels),
+        rationale=None if example.rationale is None else _visible(example.rationale),
+    )
+
+
+def _line_examples(raw: bytes, where: str, default_id: str) -> list[GroundedExample]:
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GroundTruthError(
+            f"{where}: expected UTF-8 text, got the invalid byte 0x{raw[exc.start]:02x} "
+            f"at byte {exc.start + 1} of the line"
+        ) from None
+    try:
+        return examples_from_line(line, where=where, default_id=default_id)
+    except RecursionError:
+        raise GroundTruthError(
+            f"{where}: expected a JSON object, got JSON nested too deeply to decode"
+        ) from None
+    except GroundTruthError:
+        if not raw.endswith(b"\n"):
+            raise GroundTruthError(
+                f"{where}: expected a complete JSON line, got a truncated last line "
+                f"({len(raw)} bytes, no newline: was the writer stopped mid-line?)"
+            ) from None
+        raise
+
+
+def _file_examples(
+    path: Path,
+    image_root: Path | None,
+    on_error: Callable[[GroundTruthError], None] | None,
+) -> Iterator[GroundedExample]:
+    root = image_root if image_root is not None else path.parent
+    seen: dict[str, int] = {}
+    with open(path, "rb") as handle:  # line by line: one bad line is one bad record
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                examples = _line_examples(raw, where, f"{path.stem}-{number}")
+                for example in examples:
+                    if example.id in seen:
+                        raise GroundTruthError(
+                            f"{where}: id: expected a unique id, got {example.id!r} "
+                            f"(also on line {seen[example.id]})"
+                        )
+            except GroundTruthError as error:
+                if on_error is None:
+                    raise
+                on_error(error)
+                continue
+            for example in examples:
+                seen[example.id] = number
+                image = Path(example.image).expanduser()
+                if not image.is_absolute():
+                    image = root / image
+                yield _storable(dataclasses.replace(example, image=str(image.resolve())))
+
+
+def load_examples(
+    paths: list[Path],
+    *,
+    image_root: Path | None = None,
+    on_error: Callable[[GroundTruthError], None] | None = None,
+) -> list[GroundedExample]:
     """Every example of ``paths``, ids unique across files.
+
+    Args:
+        paths: JSONL files or folders (see :func:`input_files`).
+        image_root: Folder relative image paths start from (default: each file's).
+        on_error: Called with the error of each malformed record, which is then
+            skipped; ``None`` raises it.
 
     Raises:
         DataFileError: For a duplicate id across files.
@@ -141,7 +238,7 @@ def load_examples(paths: list[Path], *, image_root: Path | None = None) -> list[
     examples: list[GroundedExample] = []
     seen: dict[str, Path] = {}
     for path in input_files(paths):
-        for example in read_examples(path, image_root=image_root):
+        for example in _file_examples(path, image_root, on_error):
             if example.id in seen and seen[example.id] != path:
                 raise DataFileError(
                     f"{path}: id: expected ids unique across inputs, got {example.id!r} "
@@ -156,19 +253,23 @@ def run(args: argparse.Namespace) -> int:
     """Export the inputs; print what was written and the reward config to train with.
 
     Returns:
-        0 on success, 1 when the inputs hold no example.
+        0 on success, 1 when the inputs hold no example or malformed records were
+        skipped (each reported on stderr).
     """
     config = _config(args)
-    examples = load_examples(args.inputs, image_root=args.image_root)
+    skipped = SkippedRecords("export")
+    examples = load_examples(args.inputs, image_root=args.image_root, on_error=skipped)
     if not examples:
         print("grounding-rewards export: no examples in the inputs (failed records are skipped)")
+        skipped.exit_code()
         return 1
     if args.to == "trl":
         with tempfile.TemporaryDirectory(prefix="gr-export-") as cache:
             dataset = to_trl_dataset(
                 examples, config=config, system_prompt=args.system_prompt, cache_dir=cache
             )
-            dataset.save_to_disk(str(args.out))
+            with atomic_dir(args.out) as folder:  # the old folder stays until this one is whole
+                dataset.save_to_disk(str(folder))
             count = len(dataset)
             del dataset  # its Arrow files live in the cache folder being removed
     else:
@@ -185,4 +286,4 @@ def run(args: argparse.Namespace) -> int:
     if config.coords == "qwen25vl":
         reward += f", min_pixels={config.min_pixels}, max_pixels={config.max_pixels}"
     print(f"train with {reward})")
-    return 0
+    return skipped.exit_code()

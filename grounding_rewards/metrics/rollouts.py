@@ -29,6 +29,13 @@ A conversational completion (``[{"role": "assistant", "content": ...}]``) is red
 the text of its last assistant message. A directory is read file by file in natural
 order (``2.jsonl`` before ``10.jsonl``).
 
+Hostile files: each JSONL line is decoded on its own, so a line with bytes that are
+not UTF-8, JSON nested too deeply to decode, or a truncated last line (a writer
+killed mid-line) is one malformed *record*: it raises :class:`RolloutFormatError`
+naming ``file:line``, or, with ``on_error``, is reported there and skipped while
+every other line is read. Odd *model output* inside a well-formed record (lone
+surrogates, NUL, a 10 MB completion) is not an error: the parser reports it.
+
 Example:
     >>> import json, tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "3.jsonl"
@@ -42,7 +49,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -116,10 +123,10 @@ def _verl_target(gts: Any, source: str) -> dict[str, Any]:
         if text.startswith("{"):
             try:
                 decoded = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError):
                 raise RolloutFormatError(
                     f"{source}: gts: expected a JSON object, got {text[:80]!r}"
-                ) from exc
+                ) from None
             gts = decoded
         else:
             return {"answer": gts}
@@ -187,26 +194,53 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
+def _decode_line(raw: bytes, source: str, *, first: bool) -> Any:
+    """One JSONL line as JSON; a :class:`RolloutFormatError` when it is not readable."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RolloutFormatError(
+            f"{source}: expected UTF-8 text, got the invalid byte 0x{raw[exc.start]:02x} "
+            f"at byte {exc.start + 1} of the line"
+        ) from None
+    if first:
+        line = line.removeprefix("\ufeff")  # a byte-order mark some editors write
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise RolloutFormatError(
+            f"{source}: expected a JSON object, got JSON nested too deeply to decode"
+        ) from None
+    except ValueError as exc:
+        if not raw.endswith(b"\n"):
+            raise RolloutFormatError(
+                f"{source}: expected a complete JSON line, got a truncated last line "
+                f"({len(raw)} bytes, no newline: was the writer stopped mid-line?)"
+            ) from None
+        raise RolloutFormatError(
+            f"{source}: expected a JSON object, got invalid JSON ({exc})"
+        ) from None
+
+
 def _jsonl_records(path: Path) -> Iterator[tuple[Any, str]]:
-    with path.open("r", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    """``(record, source)`` per non-blank line; a malformed line gives its error as record."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             source = f"{path}:{number}"
             try:
-                yield json.loads(line), source
-            except ValueError as exc:
-                raise RolloutFormatError(
-                    f"{source}: expected a JSON object, got invalid JSON ({exc})"
-                ) from None
+                yield _decode_line(raw, source, first=number == 1), source
+            except RolloutFormatError as error:
+                yield error, source
 
 
 def _table_records(path: Path) -> Iterator[tuple[Any, str]]:
     try:
         table = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RolloutFormatError(
-            f"{path}: expected a JSON table, got invalid JSON ({exc})"
+            f"{path}: expected a JSON table, got invalid JSON ({type(exc).__name__}: {exc})"
         ) from None
     if not (
         isinstance(table, Mapping)
@@ -219,12 +253,17 @@ def _table_records(path: Path) -> Iterator[tuple[Any, str]]:
         )
     columns = table["columns"]
     for row_number, row in enumerate(table["data"], start=1):
+        source = f"{path}:row {row_number}"
         if not isinstance(row, list) or len(row) != len(columns):
-            raise RolloutFormatError(
-                f"{path}:row {row_number}: expected {len(columns)} values, got "
-                f"{len(row) if isinstance(row, list) else type(row).__name__}"
+            yield (
+                RolloutFormatError(
+                    f"{source}: expected {len(columns)} values, got "
+                    f"{len(row) if isinstance(row, list) else type(row).__name__}"
+                ),
+                source,
             )
-        yield dict(zip(columns, row, strict=True)), f"{path}:row {row_number}"
+            continue
+        yield dict(zip(columns, row, strict=True)), source
 
 
 def _parquet_records(path: Path) -> Iterator[tuple[Any, str]]:
@@ -250,14 +289,25 @@ def detect_format(path: str | Path) -> Literal["rollouts", "verl", "trl"]:
         'rollouts'
     """
     path = Path(path)
-    if path.suffix == ".parquet":
+    if path.suffix in (".parquet", ".json"):
         return "trl"
     first: Any = None
-    if path.suffix == ".json":
-        return "trl"
-    for record, _ in _jsonl_records(path):
-        first = record
+    where = f"{path}:1"
+    malformed: RolloutFormatError | None = None
+    # The first readable line decides; a malformed line before it is the reader's to report.
+    for record, source in _jsonl_records(path):
+        if isinstance(record, RolloutFormatError):
+            malformed = malformed or record
+            continue
+        first, where = record, source
         break
+    else:
+        if malformed is not None:
+            raise malformed
+    return _kind_of(first, where)
+
+
+def _kind_of(first: Any, where: str) -> Literal["rollouts", "verl"]:
     if isinstance(first, Mapping):
         if "completion" in first:
             return "rollouts"
@@ -265,7 +315,7 @@ def detect_format(path: str | Path) -> Literal["rollouts", "verl", "trl"]:
             return "verl"
     keys = sorted(first)[:12] if isinstance(first, Mapping) else type(first).__name__
     raise RolloutFormatError(
-        f"{path}:1: expected a rollout ('completion'), a veRL dump ('output', 'gts') or a TRL "
+        f"{where}: expected a rollout ('completion'), a veRL dump ('output', 'gts') or a TRL "
         f"log ('prompt', 'completion'), got {keys}"
     )
 
@@ -284,13 +334,22 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def read_rollouts(path: str | Path, *, format: RolloutFormat = "auto") -> Iterator[Rollout]:
-    """Yield the rollouts in a file or a directory of files.
+def read_rollouts(
+    path: str | Path,
+    *,
+    format: RolloutFormat = "auto",
+    on_error: Callable[[RolloutFormatError], None] | None = None,
+) -> Iterator[Rollout]:
+    r"""Yield the rollouts in a file or a directory of files.
 
     Args:
         path: A ``.jsonl`` file (ours or veRL's), a TRL ``.parquet`` log or W&B table
             ``.json``, or a directory of such files.
         format: ``auto`` (detect per file), ``rollouts``, ``verl`` or ``trl``.
+        on_error: Called with the error of each malformed record (a line that is not
+            UTF-8 or not JSON, a truncated last line, a record without its completion),
+            which is then skipped; ``None`` raises it instead. A file that is not of a
+            known format still raises.
 
     Yields:
         :class:`Rollout` records, in file order.
@@ -299,9 +358,23 @@ def read_rollouts(path: str | Path, *, format: RolloutFormat = "auto") -> Iterat
         RolloutFormatError: For malformed records ("file:line: expected X, got Y").
         FileNotFoundError: When ``path`` does not exist.
         MissingDependencyError: For parquet without ``pyarrow``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
+        >>> _ = path.write_bytes(b'{"completion": "a"}\n{"completion": "\xff"}\n{"compl')
+        >>> problems = []
+        >>> [r.completion for r in read_rollouts(path, on_error=problems.append)]
+        ['a']
+        >>> [str(p).split(": ", 1)[1][:40] for p in problems]
+        ['expected UTF-8 text, got the invalid byt', 'expected a complete JSON line, got a tru']
     """
     for file in _files(Path(path)):
-        kind = detect_format(file) if format == "auto" else format
+        kind: Literal["rollouts", "verl", "trl"] | None = None
+        if format != "auto":
+            kind = format
+        elif file.suffix in (".parquet", ".json"):
+            kind = "trl"
         if file.suffix == ".parquet":
             records = _parquet_records(file)
         elif file.suffix == ".json":
@@ -309,4 +382,18 @@ def read_rollouts(path: str | Path, *, format: RolloutFormat = "auto") -> Iterat
         else:
             records = _jsonl_records(file)
         for record, source in records:
-            yield rollout_from_record(record, format=kind, source=source)
+            if isinstance(record, RolloutFormatError):
+                error = record
+            else:
+                if kind is None:  # the first readable record; no known format is a file error
+                    kind = _kind_of(record, source)
+                try:
+                    rollout = rollout_from_record(record, format=kind, source=source)
+                except RolloutFormatError as raised:
+                    error = raised
+                else:
+                    yield rollout
+                    continue
+            if on_error is None:
+                raise error
+            on_error(error)

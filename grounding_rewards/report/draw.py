@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from grounding_rewards._atomic import atomic_path
 from grounding_rewards._optional import require
 
 if TYPE_CHECKING:
@@ -163,7 +164,11 @@ def draw_overlay(
 
 
 def save_overlay(path: str | Path, overlay: Image) -> Path:
-    """Save an overlay as PNG (lossless, so box colours stay exact) and return the path."""
+    """Save an overlay as PNG (lossless, so box colours stay exact) and return the path.
+
+    Written atomically: an existing file stays intact until the new one is complete.
+    """
     target = Path(path)
-    overlay.save(target, format="PNG")
+    with atomic_path(target) as temporary:
+        overlay.save(temporary, format="PNG")
     return target

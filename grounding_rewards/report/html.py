@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from grounding_rewards._atomic import write_text_atomic
 from grounding_rewards.metrics.evaluation import (
     REWARD_COMPONENTS,
     EvaluationResult,
@@ -311,7 +312,11 @@ def render_report(
 def write_report(
     path: str | Path, result: EvaluationResult, gallery: Sequence[SampleView], **options: Any
 ) -> Path:
-    """Render the report and write it to ``path`` (UTF-8); return the path.
+    r"""Render the report and write it to ``path`` (UTF-8) atomically; return the path.
+
+    The old file stays intact until the new one is complete; text that UTF-8
+    cannot encode (a lone surrogate from a completion) is written as a visible
+    ``\udXXX`` escape (see :func:`grounding_rewards._atomic.encode_text`).
 
     Args:
         path: Output file.
@@ -319,6 +324,4 @@ def write_report(
         gallery: Rollouts to show.
         **options: Passed to :func:`render_report`.
     """
-    target = Path(path)
-    target.write_text(render_report(result, gallery, **options), encoding="utf-8")
-    return target
+    return write_text_atomic(path, render_report(result, gallery, **options))

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from grounding_rewards._atomic import write_text_atomic
 from grounding_rewards._optional import require
 from grounding_rewards.errors import ConfigError
 from grounding_rewards.synthesis.backends.base import make_backend
@@ -398,7 +399,7 @@ def run_ray_job(
         (summary.written + summary.failed) / max(summary.elapsed_s, 1e-9), 3
     )
     bar.update(summary, final=True)
-    (root / SUMMARY_FILE).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    write_text_atomic(root / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
     return summary
 
 

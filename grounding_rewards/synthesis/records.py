@@ -31,6 +31,8 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from grounding_rewards._atomic import write_text_atomic
+
 __all__ = [
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
@@ -350,5 +352,5 @@ def write_json_schema(path: str | Path = SCHEMA_PATH) -> Path:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record_json_schema(), indent=2, sort_keys=True) + "\n")
-    return target
+    text = json.dumps(record_json_schema(), indent=2, sort_keys=True) + "\n"
+    return write_text_atomic(target, text)

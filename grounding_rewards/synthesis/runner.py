@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from grounding_rewards._atomic import write_text_atomic
 from grounding_rewards.errors import ConfigError
 from grounding_rewards.synthesis.images import ImageError, read_source
 from grounding_rewards.synthesis.pipeline import Pipeline, run_sync
@@ -359,7 +360,7 @@ async def run_synthesis(
         (summary.written + summary.failed) / max(summary.elapsed_s, 1e-9), 3
     )
     bar.update(summary, final=True)
-    (root / SUMMARY_FILE).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    write_text_atomic(root / SUMMARY_FILE, json.dumps(summary.as_dict(), indent=2) + "\n")
     return summary
 
 

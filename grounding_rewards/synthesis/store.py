@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grounding_rewards._atomic import write_text_atomic
 from grounding_rewards.errors import ConfigError, GroundingRewardsError
 from grounding_rewards.synthesis.records import Record
 
@@ -284,9 +285,7 @@ def check_manifest(
             )
         if old.get("fingerprint") == manifest["fingerprint"]:
             return
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(temporary, path)
+    write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
 class OutputLockedError(GroundingRewardsError, RuntimeError):

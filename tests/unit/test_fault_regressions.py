@@ -9,9 +9,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
+import pytest
 from skimage import data
 
+from grounding_rewards.cli import main
 from grounding_rewards.synthesis.backends.openai_http import OpenAIBackend
 from grounding_rewards.synthesis.config import SynthesisConfig
 from grounding_rewards.synthesis.pipeline import Pipeline, encode_array
@@ -55,3 +59,55 @@ def test_malformed_json_retries_are_bounded_by_json_retries() -> None:
         assert server.stats.requests == 3  # one ask and two re-asks, then it gives up
     assert record.status == "failed"
     assert [(e.stage, e.reason) for e in record.errors] == [("main_caption", "malformed_json")]
+
+
+def _rollouts(path: Path, completions: list[str]) -> Path:
+    lines = [
+        json.dumps(
+            {
+                "id": f"r{k}",
+                "completion": text,
+                "answer": "A",
+                "gt_boxes": [[10, 10, 50, 50]],
+                "gt_labels": ["cat"],
+                "image_size": [100, 100],
+            }
+        )
+        for k, text in enumerate(completions)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")  # "\ud800" stays an escape
+    return path
+
+
+def test_evaluate_report_with_a_lone_surrogate_exits_0_and_writes_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = "<think><obj>cat</obj><bbox>[10, 10, 50, 50]</bbox></think><answer>A</answer>"
+    rollouts = _rollouts(tmp_path / "r.jsonl", [good, "<think>\ud800 a \ud800cat</think>"])
+    report = tmp_path / "report.html"
+    report.write_text("the previous report", encoding="utf-8")
+    code = main(["evaluate", str(rollouts), "--report", str(report), "--no-coco"])
+    assert code == 0, capsys.readouterr().err
+    html = report.read_text(encoding="utf-8")  # valid UTF-8 throughout
+    assert html.lower().startswith("<!doctype html>") and html.rstrip().endswith("</html>")
+    assert "\\ud800" in html  # the surrogate is shown, escaped, not dropped
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl", "report.html"]
+
+
+def test_a_failed_report_write_keeps_the_previous_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rollouts = _rollouts(tmp_path / "r.jsonl", ["<answer>A</answer>"])
+    report = tmp_path / "report.html"
+    report.write_text("the previous report", encoding="utf-8")
+    real_write_bytes = Path.write_bytes
+
+    def disk_full(self: Path, data: bytes) -> int:  # half the bytes land, then ENOSPC
+        real_write_bytes(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    assert main(["evaluate", str(rollouts), "--report", str(report), "--no-coco"]) == 2
+    monkeypatch.undo()
+    assert report.read_text(encoding="utf-8") == "the previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl", "report.html"]
