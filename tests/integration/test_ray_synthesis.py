@@ -12,26 +12,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# CI installs the ray and synthesis extras: a missing package fails here, never skips.
+import aiohttp  # noqa: F401
 import pytest
+import ray
+import ray.data
+from skimage import data
 
-ray = pytest.importorskip("ray")
-pytest.importorskip("ray.data")
-pytest.importorskip("aiohttp")
-pytest.importorskip("skimage")
-
-from skimage import data  # noqa: E402
-
-from grounding_rewards.errors import ConfigError  # noqa: E402
-from grounding_rewards.synthesis.backends.offline import OfflineBackend  # noqa: E402
-from grounding_rewards.synthesis.config import SynthesisConfig  # noqa: E402
-from grounding_rewards.synthesis.pipeline import Pipeline, encode_array  # noqa: E402
-from grounding_rewards.synthesis.ray_job import run_ray_job  # noqa: E402
-from grounding_rewards.synthesis.runner import (  # noqa: E402
+from grounding_rewards.errors import ConfigError
+from grounding_rewards.synthesis.backends.offline import OfflineBackend
+from grounding_rewards.synthesis.config import SynthesisConfig
+from grounding_rewards.synthesis.pipeline import Pipeline, encode_array
+from grounding_rewards.synthesis.ray_job import run_ray_job
+from grounding_rewards.synthesis.runner import (
     iter_image_paths,
     run_synthesis_sync,
 )
-from grounding_rewards.synthesis.store import FAILURES_FILE, iter_records  # noqa: E402
-from grounding_rewards.synthesis.testing_server import (  # noqa: E402
+from grounding_rewards.synthesis.store import FAILURES_FILE, iter_records
+from grounding_rewards.synthesis.testing_server import (
     StubOpenAIServer,
     offline_responder,
 )

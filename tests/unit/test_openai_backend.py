@@ -19,9 +19,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+# CI installs the synthesis extra: a missing aiohttp fails here, never skips.
+import aiohttp  # noqa: F401
 import pytest
-
-pytest.importorskip("aiohttp")
+import skimage.data
 
 from grounding_rewards.errors import ConfigError, MissingDependencyError
 from grounding_rewards.synthesis.backends import BackendError, GenerationRequest, make_backend
@@ -437,7 +438,6 @@ def test_image_data_url_round_trips() -> None:
 def test_pipeline_records_over_http_reuse_one_pool(server: StubOpenAIServer) -> None:
     # Records made one after another (as Ray workers and scripts do with
     # process_sync) share the backend's keep-alive connections.
-    skimage_data = pytest.importorskip("skimage.data")
     from grounding_rewards.synthesis.pipeline import Pipeline, encode_array
     from grounding_rewards.synthesis.testing_server import offline_responder
 
@@ -446,7 +446,7 @@ def test_pipeline_records_over_http_reuse_one_pool(server: StubOpenAIServer) -> 
         backend = make(server, max_concurrency=4)
         pipeline = Pipeline(backend, detectors=["vlm"])
         records = [
-            pipeline.process_sync(encode_array(getattr(skimage_data, name)()), source=name)
+            pipeline.process_sync(encode_array(getattr(skimage.data, name)()), source=name)
             for name in ("coffee", "chelsea")
         ]
     finally:
