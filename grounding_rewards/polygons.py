@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import shapely
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:  # shapely is imported where it is used: it is not on the reward's path
+    import shapely
 
 __all__ = ["polygon_iou", "rotated_box_iou", "rotated_box_to_polygon"]
 
@@ -29,6 +31,8 @@ Point = Sequence[float]
 
 
 def _as_geometry(points: Sequence[Point]) -> shapely.Geometry:
+    import shapely
+
     coords = np.asarray(points, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2:
         raise ValueError(f"expected a polygon as [K, 2] points, got shape {coords.shape}")
@@ -69,6 +73,8 @@ def _object_array(items: list[shapely.Geometry]) -> NDArray[Any]:
 
 
 def _geometry_iou(geoms1: NDArray[Any], geoms2: NDArray[Any]) -> NDArray[np.float64]:
+    import shapely
+
     if geoms1.size == 0 or geoms2.size == 0:
         return np.zeros((geoms1.size, geoms2.size))
     a, b = geoms1[:, None], geoms2[None, :]
@@ -116,6 +122,8 @@ def rotated_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> NDArray[np.float64]
         >>> rotated_box_iou([[0, 0, 2, 2, 0]], [[1, 0, 2, 2, 0]]).round(4).tolist()
         [[0.3333]]
     """
+    import shapely
+
     polygons = []
     for name, boxes in (("boxes1", boxes1), ("boxes2", boxes2)):
         array = np.asarray(boxes, dtype=np.float64)
