@@ -18,7 +18,9 @@ Example:
 """
 
 from grounding_rewards.boxes import box_convert, from_pixels, qwen25vl_resize, to_pixels
+from grounding_rewards.components import Component, components, register_component
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.dialects import register_dialect, render_marks
 from grounding_rewards.errors import (
     ConfigError,
     GroundingRewardsError,
@@ -42,6 +44,7 @@ from grounding_rewards.options import extract_option
 from grounding_rewards.parsing import (
     ISSUE_CODES,
     FormatIssue,
+    GroundedPoint,
     GroundedSpan,
     Trace,
     format_box,
@@ -55,6 +58,7 @@ from grounding_rewards.rewards import (
     format_reward,
     grounding_reward,
     option_reward,
+    point_reward,
 )
 
 __version__ = "0.1.0"
@@ -62,10 +66,12 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_CONFIG",
     "ISSUE_CODES",
+    "Component",
     "ConfigError",
     "FormatIssue",
     "GroundTruth",
     "GroundTruthError",
+    "GroundedPoint",
     "GroundedSpan",
     "GroundingRewardsError",
     "Matching",
@@ -79,6 +85,7 @@ __all__ = [
     "box_iou",
     "box_similarity",
     "complete_box_iou",
+    "components",
     "distance_box_iou",
     "extract_option",
     "format_box",
@@ -95,8 +102,12 @@ __all__ = [
     "paired_generalized_box_iou",
     "parse_ground_truth",
     "parse_trace",
+    "point_reward",
     "polygon_iou",
     "qwen25vl_resize",
+    "register_component",
+    "register_dialect",
+    "render_marks",
     "rotated_box_iou",
     "to_pixels",
 ]

@@ -9,6 +9,7 @@ space         what the model writes                                 models
 ``pixel``     pixels of the original image                          any model prompted that way
 ``norm1000``  0-1000 relative to the image                          Qwen2-VL, Qwen3-VL, InternVL
 ``norm1``     0-1 relative to the image                             many detectors, Florence-style
+``norm100``   0-100 relative to the image (percent)                 Molmo points
 ``qwen25vl``  pixels of the image *after* Qwen2.5-VL's smart-resize  Qwen2.5-VL
 ============  ====================================================  ==============================
 
@@ -272,6 +273,8 @@ def pixel_scale(
     width, height = validate_image_size(image_size)
     if space == "norm1000":
         return width / 1000.0, height / 1000.0
+    if space == "norm100":
+        return width / 100.0, height / 100.0
     if space == "norm1":
         return width, height
     resized_w, resized_h = _qwen25vl_resize(

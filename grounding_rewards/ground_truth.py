@@ -45,6 +45,7 @@ class GroundTruth:
         labels: One label per box, or ``None``.
         choices: Option texts (A, B, ...), or ``None``.
         image_size: ``(width, height)`` of the original image, or ``None``.
+        polygons: One pixel polygon per box (a mask's outline), or ``None``.
     """
 
     answer: str | None = None
@@ -52,6 +53,7 @@ class GroundTruth:
     labels: tuple[str, ...] | None = None
     choices: tuple[str, ...] | None = None
     image_size: tuple[float, float] | None = None
+    polygons: tuple[tuple[tuple[float, float], ...], ...] | None = None
 
 
 def _decode(name: str, value: Any) -> Any:
@@ -123,6 +125,35 @@ def _answer(value: Any, choices: tuple[str, ...] | None) -> str | None:
     return letter
 
 
+def _polygons(value: Any) -> tuple[tuple[tuple[float, float], ...], ...] | None:
+    value = _decode("gt_polygons", value)
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise GroundTruthError(f"gt_polygons: expected a list of [[x, y], ...], got {value!r}")
+    polygons = []
+    for index, polygon in enumerate(value):
+        polygon = polygon.tolist() if hasattr(polygon, "tolist") else polygon
+        try:
+            vertices = tuple((float(x), float(y)) for x, y in polygon)
+        except (TypeError, ValueError):
+            raise GroundTruthError(
+                f"gt_polygons[{index}]: expected [[x, y], ...], got {polygon!r}"
+            ) from None
+        if len(vertices) < 3 or not all(math.isfinite(x + y) for x, y in vertices):
+            raise GroundTruthError(
+                f"gt_polygons[{index}]: expected >= 3 finite vertices, got {len(vertices)}"
+            )
+        polygons.append(vertices)
+    return tuple(polygons)
+
+
+def _polygon_box(polygon: tuple[tuple[float, float], ...]) -> Box:
+    xs = [x for x, _ in polygon]
+    ys = [y for _, y in polygon]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
 def parse_ground_truth(
     *,
     answer: Any = None,
@@ -130,6 +161,7 @@ def parse_ground_truth(
     gt_labels: Any = None,
     choices: Any = None,
     image_size: Any = None,
+    gt_polygons: Any = None,
 ) -> GroundTruth:
     """Validate ground truth and return it normalized.
 
@@ -141,6 +173,8 @@ def parse_ground_truth(
         gt_labels: One label per box, or ``None``.
         choices: Option texts in order, a ``{"A": ..., "B": ...}`` mapping, or ``None``.
         image_size: ``(width, height)`` or ``{"width": ..., "height": ...}``, or ``None``.
+        gt_polygons: One pixel polygon ``[[x, y], ...]`` per object (a mask's outline),
+            for point rewards; without ``gt_boxes`` the boxes are the polygons' bounds.
 
     Returns:
         The normalized :class:`GroundTruth`.
@@ -153,6 +187,14 @@ def parse_ground_truth(
         ((1.0, 2.0, 3.0, 4.0),)
     """
     boxes = _boxes(gt_boxes)
+    polygons = _polygons(gt_polygons)
+    if polygons is not None:
+        if not boxes:
+            boxes = tuple(_polygon_box(polygon) for polygon in polygons)
+        elif len(boxes) != len(polygons):
+            raise GroundTruthError(
+                f"gt_polygons: expected one polygon per box ({len(boxes)}), got {len(polygons)}"
+            )
     labels = _strings("gt_labels", gt_labels)
     if labels is not None and len(labels) != len(boxes):
         raise GroundTruthError(
@@ -168,4 +210,4 @@ def parse_ground_truth(
         raise GroundTruthError(
             f"answer: expected an option letter like 'B', got {answer!r}"
         ) from None
-    return GroundTruth(letter, boxes, labels, option_texts, size)
+    return GroundTruth(letter, boxes, labels, option_texts, size, polygons)

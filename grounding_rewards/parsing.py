@@ -25,15 +25,19 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 import re
+import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
 
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.dialects.marks import Reading
+from grounding_rewards.dialects.registry import get_dialect
 
 if TYPE_CHECKING:
     from grounding_rewards.config import BoxRegion
@@ -42,7 +46,9 @@ __all__ = [
     "ISSUE_CODES",
     "Box",
     "FormatIssue",
+    "GroundedPoint",
     "GroundedSpan",
+    "Point",
     "Region",
     "Trace",
     "format_box",
@@ -51,6 +57,7 @@ __all__ = [
 ]
 
 Box: TypeAlias = tuple[float, float, float, float]
+Point: TypeAlias = tuple[float, float]
 Region: TypeAlias = Literal["think", "answer", "outside"]
 
 ISSUE_CODES: dict[str, str] = {
@@ -70,7 +77,11 @@ ISSUE_CODES: dict[str, str] = {
     "bbox_without_obj": "a box not preceded by an object label",
     "empty_label": "an object label is empty",
     "unparsable_bbox": "a box tag whose content is not 4 numbers per box",
+    "unparsable_point": "a point whose content is not 2 numbers per point",
     "degenerate_box": "a box with x1 >= x2, y1 >= y2 or a non-finite coordinate",
+    "degenerate_point": "a point with a non-finite coordinate",
+    "malformed_json": "a JSON object with a box or point that cannot be read",
+    "truncated_json": "a JSON box or point cut off before its object closes",
     "miscased_tag": "a known tag written in other letter case",
     "box_out_of_image": "a box lies outside the image",
     "too_few_spans": "fewer grounded spans than min_spans",
@@ -78,6 +89,8 @@ ISSUE_CODES: dict[str, str] = {
 """Every issue code, with what it means. Codes are stable: dashboards may key on them."""
 
 _NAN_BOX: Box = (math.nan, math.nan, math.nan, math.nan)
+_NAN_POINT: Point = (math.nan, math.nan)
+_BIG = sys.maxsize
 _MAX_ISSUES = 64  # enough to debug a completion; bounded for adversarial ones
 _MAX_BOX_CHARS_PER_BOX = 96  # "[-123456.789, ...]" fits easily; longer content is junk
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
@@ -124,6 +137,26 @@ class GroundedSpan(NamedTuple):
     valid: bool = True
 
 
+class GroundedPoint(NamedTuple):
+    """One pointed-at object: ``<obj>label</obj><point>[x, y]</point>`` or a dialect's point.
+
+    Attributes:
+        label: The object label, stripped; empty when the point had none.
+        point: ``(x, y)`` in the model's coordinate space, as written; NaN when unreadable.
+        start: Offset of the mention's first character.
+        end: Offset just past the mention.
+        region: Block the point was written in: ``think``, ``answer`` or ``outside``.
+        valid: Whether both coordinates are finite.
+    """
+
+    label: str
+    point: Point
+    start: int
+    end: int
+    region: Region = "think"
+    valid: bool = True
+
+
 @dataclass(frozen=True, slots=True)
 class Trace:
     """A parsed completion.
@@ -135,6 +168,11 @@ class Trace:
         issues: Every format issue found (capped at 64), empty for a clean trace.
         answer_blocks: How many answer blocks were opened; more than one names
             several answers, which the option reward scores 0.
+        points: Every grounded point, in order of appearance (capped like spans).
+        blockless: The completion has no ``<think>``/``<answer>`` tag at all and its
+            dialect allows that (every dialect but ``tags``, unless ``require_blocks``):
+            its boxes and points count wherever they are written.
+        text: The completion that was parsed (``""`` for one that was not text).
     """
 
     think: str | None
@@ -142,6 +180,9 @@ class Trace:
     spans: tuple[GroundedSpan, ...]
     issues: tuple[FormatIssue, ...]
     answer_blocks: int = 0
+    points: tuple[GroundedPoint, ...] = ()
+    blockless: bool = False
+    text: str = field(default="", repr=False)
 
     def has_issue(self, code: str) -> bool:
         """Return whether an issue with ``code`` was found.
@@ -172,16 +213,36 @@ class Trace:
             ['a', 'b']
         """
         region: BoxRegion = (config or DEFAULT_CONFIG).box_region
-        if region == "anywhere":
+        if region == "anywhere" or self.blockless:
             return self.spans
         return tuple([span for span in self.spans if span.region == region])
+
+    def counted_points(self, config: RewardConfig | None = None) -> tuple[GroundedPoint, ...]:
+        """Return the points inside ``config.box_region``: the points that count in ``n``.
+
+        Args:
+            config: Configuration; ``None`` uses the defaults.
+
+        Returns:
+            The points written in the configured region (all of them for ``anywhere``
+            or a blockless completion).
+
+        Example:
+            >>> t = parse_trace("<think><obj>a</obj><point>[3, 4]</point></think>")
+            >>> [(p.label, p.point) for p in t.counted_points()]
+            [('a', (3.0, 4.0))]
+        """
+        region: BoxRegion = (config or DEFAULT_CONFIG).box_region
+        if region == "anywhere" or self.blockless:
+            return self.points
+        return tuple([point for point in self.points if point.region == region])
 
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 
 
 @lru_cache(maxsize=64)
-def _tag_pattern(think: str, answer: str, obj: str, bbox: str) -> re.Pattern[str]:
+def _tag_pattern(think: str, answer: str, obj: str, bbox: str, point: str) -> re.Pattern[str]:
     """Token pattern of the one pass.
 
     A token is either a whole well-formed one-box span (the common case: one match
@@ -190,8 +251,15 @@ def _tag_pattern(think: str, answer: str, obj: str, bbox: str) -> re.Pattern[str
     o, b = re.escape(obj), re.escape(bbox)
     number = rf"\s*({_NUM})\s*"
     span = rf"<{o}>([^<>]*)</{o}>\s*<{b}>\[{number},{number},{number},{number}\]</{b}>"
-    names = "|".join(re.escape(name) for name in (think, answer, obj, bbox))
+    names = "|".join(re.escape(name) for name in (think, answer, obj, bbox, point))
     return re.compile(rf"{span}|<(/?)((?i:{names}))>")
+
+
+@lru_cache(maxsize=64)
+def _block_pattern(think: str, answer: str) -> re.Pattern[str]:
+    """The block tags alone, for dialects that write boxes in their own syntax."""
+    names = "|".join(re.escape(name) for name in (think, answer))
+    return re.compile(rf"<(/?)((?i:{names}))>")
 
 
 class _Parser:
@@ -203,9 +271,11 @@ class _Parser:
         "answer_state",
         "block",
         "block_start",
+        "blocks",
         "config",
         "issues",
         "outside_from",
+        "points",
         "reported",
         "spans",
         "text",
@@ -219,6 +289,8 @@ class _Parser:
         self.issues: list[FormatIssue] = []
         self.reported: set[str] = set()
         self.spans: list[GroundedSpan] = []
+        self.points: list[GroundedPoint] = []
+        self.blocks: list[tuple[int, int, Region]] = []  # (start, end, region) of closed blocks
         self.think: str | None = None
         self.answer: str | None = None
         self.block: str | None = None  # "think" / "answer" while one is open
@@ -237,25 +309,32 @@ class _Parser:
             self.reported.add(code)
             self.issue(code, offset, message)
 
-    def run(self) -> Trace:
+    def run(self, blocks_optional: bool = False) -> Trace:
         config = self.config
         text = self.text
-        names = (config.think_tag, config.answer_tag, config.obj_tag, config.bbox_tag)
-        think_tag, _, obj_tag, bbox_tag = names
+        names = (
+            config.think_tag,
+            config.answer_tag,
+            config.obj_tag,
+            config.bbox_tag,
+            config.point_tag,
+        )
+        think_tag, _, obj_tag, bbox_tag, point_tag = names
         lowered = {name.lower(): name for name in names}
         obj_open = -1  # offset of an open <obj>, content starts at obj_content
         obj_content = 0
         pending: tuple[str, int, int] | None = None  # (label, start, end) of a closed <obj>
-        bbox_open = -1
-        bbox_content = 0
+        box_open = -1  # offset of an open <bbox> or <point> (named box_name)
+        box_name = bbox_tag
+        box_content = 0
         for match in _tag_pattern(*names).finditer(text):
             label, x1, y1, x2, y2, slash, written = match.groups()
             at = match.start()
             if written is None:  # a whole span: settle what was open, then add it
-                if bbox_open >= 0:
-                    self.issue("unclosed_tag", bbox_open, f"<{bbox_tag}> is not closed")
-                    self.add_invalid(pending, bbox_open, at)
-                    pending, bbox_open = None, -1
+                if box_open >= 0:
+                    self.issue("unclosed_tag", box_open, f"<{box_name}> is not closed")
+                    self.add_invalid(pending, box_open, at, box_name == point_tag)
+                    pending, box_open = None, -1
                 if obj_open >= 0:
                     self.issue("unclosed_tag", obj_open, f"<{obj_tag}> is not closed")
                     obj_open = -1
@@ -273,14 +352,15 @@ class _Parser:
             name = written if written in names else lowered[written.lower()]
             if written != name:
                 self.issue("miscased_tag", at, f"expected <{name}>, got {match.group(0)!r}")
-            if bbox_open >= 0 and not (closing and name == bbox_tag):
-                self.issue("unclosed_tag", bbox_open, f"<{bbox_tag}> is not closed")
-                self.add_invalid(pending, bbox_open, at)
-                pending, bbox_open = None, -1
+            is_box = name in (bbox_tag, point_tag)
+            if box_open >= 0 and not (closing and name == box_name):
+                self.issue("unclosed_tag", box_open, f"<{box_name}> is not closed")
+                self.add_invalid(pending, box_open, at, box_name == point_tag)
+                pending, box_open = None, -1
             if obj_open >= 0 and not (closing and name == obj_tag):
                 self.issue("unclosed_tag", obj_open, f"<{obj_tag}> is not closed")
                 obj_open = -1
-            if pending is not None and bbox_open < 0 and not (name == bbox_tag and not closing):
+            if pending is not None and box_open < 0 and not (is_box and not closing):
                 self.issue("obj_without_bbox", pending[1], f"{pending[0]!r} has no box after it")
                 pending = None
             if name == obj_tag:
@@ -293,32 +373,35 @@ class _Parser:
                     if not label:
                         self.issue("empty_label", obj_open, "the object label is empty")
                     pending, obj_open = (label, obj_open, match.end()), -1
-            elif name == bbox_tag:
+            elif is_box:
                 if not closing:
                     if pending is not None and text[pending[2] : at].strip():
                         self.issue(
                             "obj_without_bbox", pending[1], f"{pending[0]!r} has no box after it"
                         )
                         pending = None
-                    bbox_open, bbox_content = at, match.end()
-                elif bbox_open < 0:
-                    self.issue("stray_closing_tag", at, f"</{bbox_tag}> without <{bbox_tag}>")
+                    box_open, box_content, box_name = at, match.end(), name
+                elif box_open < 0:
+                    self.issue("stray_closing_tag", at, f"</{name}> without <{name}>")
+                elif name == point_tag:
+                    self.add_points(pending, box_open, text[box_content:at], match.end())
+                    pending, box_open = None, -1
                 else:
-                    self.add_spans(pending, bbox_open, text[bbox_content:at], match.end())
-                    pending, bbox_open = None, -1
+                    self.add_spans(pending, box_open, text[box_content:at], match.end())
+                    pending, box_open = None, -1
             elif closing:
                 self.close_block(name == think_tag, at, match.end())
             else:
                 self.open_block(name == think_tag, at, match.end())
         end = len(text)
-        if bbox_open >= 0:
-            self.issue("unclosed_tag", bbox_open, f"<{bbox_tag}> is not closed")
-            self.add_invalid(pending, bbox_open, end)
+        if box_open >= 0:
+            self.issue("unclosed_tag", box_open, f"<{box_name}> is not closed")
+            self.add_invalid(pending, box_open, end, box_name == point_tag)
         elif pending is not None:
             self.issue("obj_without_bbox", pending[1], f"{pending[0]!r} has no box after it")
         if obj_open >= 0:
             self.issue("unclosed_tag", obj_open, f"<{obj_tag}> is not closed")
-        return self.finish(end)
+        return self.finish(end, blocks_optional)
 
     def open_block(self, is_think: bool, at: int, content_start: int) -> None:
         name = self.config.think_tag if is_think else self.config.answer_tag
@@ -346,6 +429,7 @@ class _Parser:
             self.issue("stray_closing_tag", at, f"</{name}> without an open <{name}>")
             return
         content = self.text[self.block_start : at]
+        self.blocks.append((self.block_start, at, "think" if is_think else "answer"))
         if is_think:
             self.think_state = 2
             if self.think is None:
@@ -362,9 +446,14 @@ class _Parser:
             return "outside"
         return "think" if self.block == self.config.think_tag else "answer"
 
-    def add_invalid(self, pending: tuple[str, int, int] | None, bbox_at: int, end: int) -> None:
-        label, start = (pending[0], pending[1]) if pending else ("", bbox_at)
-        self.append(GroundedSpan(label, _NAN_BOX, start, end, self.region(), False))
+    def add_invalid(
+        self, pending: tuple[str, int, int] | None, box_at: int, end: int, is_point: bool = False
+    ) -> None:
+        label, start = (pending[0], pending[1]) if pending else ("", box_at)
+        if is_point:
+            self.append_point(GroundedPoint(label, _NAN_POINT, start, end, self.region(), False))
+        else:
+            self.append(GroundedSpan(label, _NAN_BOX, start, end, self.region(), False))
 
     def add_spans(
         self, pending: tuple[str, int, int] | None, bbox_at: int, content: str, end: int
@@ -382,21 +471,56 @@ class _Parser:
         for box in boxes:
             self.add_box(label, box, start, end)
 
-    def add_box(self, label: str, box: Box, start: int, end: int) -> None:
+    def add_points(
+        self, pending: tuple[str, int, int] | None, point_at: int, content: str, end: int
+    ) -> None:
+        if pending is None:
+            self.issue("bbox_without_obj", point_at, "a point without an object label before it")
+            label, start = "", point_at
+        else:
+            label, start = pending[0], pending[1]
+        points = _parse_numbers(content, 2, self.config.max_boxes)
+        if points is None:
+            self.issue("unparsable_point", point_at, f"cannot read points from {content[:40]!r}")
+            self.append_point(GroundedPoint(label, _NAN_POINT, start, end, self.region(), False))
+            return
+        for x, y in points:
+            self.add_point(label, (x, y), start, end)
+
+    def add_box(
+        self, label: str, box: Box, start: int, end: int, region: Region | None = None
+    ) -> None:
         x1, y1, x2, y2 = box
         # NaN fails every comparison; the differences catch inf and overflow.
         valid = x1 < x2 and y1 < y2 and math.isfinite((x2 - x1) + (y2 - y1) + x1 + y1)
         if not valid:
             self.issue("degenerate_box", start, f"degenerate box {box}")
-        block = self.block
-        region: Region = (
-            "outside" if block is None else "think" if block == self.config.think_tag else "answer"
-        )
+        if region is None:
+            block = self.block
+            region = (
+                "outside"
+                if block is None
+                else "think"
+                if block == self.config.think_tag
+                else "answer"
+            )
         spans = self.spans
         if len(spans) < self.config.max_boxes:
             spans.append(GroundedSpan(label, box, start, end, region, valid))
         else:
             self.append(GroundedSpan(label, box, start, end, region, valid))
+
+    def add_point(
+        self, label: str, point: Point, start: int, end: int, region: Region | None = None
+    ) -> None:
+        valid = math.isfinite(point[0]) and math.isfinite(point[1])
+        if not valid:
+            self.issue("degenerate_point", start, f"degenerate point {point}")
+        self.append_point(
+            GroundedPoint(
+                label, point, start, end, self.region() if region is None else region, valid
+            )
+        )
 
     def append(self, span: GroundedSpan) -> None:
         if len(self.spans) <= self.config.max_boxes:
@@ -404,8 +528,62 @@ class _Parser:
             if len(self.spans) > self.config.max_boxes:
                 self.issue("too_many_boxes", span.start, f"more than {self.config.max_boxes} boxes")
 
-    def finish(self, end: int) -> Trace:
+    def append_point(self, point: GroundedPoint) -> None:
+        if len(self.points) <= self.config.max_boxes:
+            self.points.append(point)
+            if len(self.points) > self.config.max_boxes:
+                self.issue(
+                    "too_many_boxes", point.start, f"more than {self.config.max_boxes} points"
+                )
+
+    def scan_blocks(self) -> None:
+        """Read only the block tags (dialects write boxes in their own syntax)."""
+        think_tag, answer_tag = self.config.think_tag, self.config.answer_tag
+        lowered = {think_tag.lower(): think_tag, answer_tag.lower(): answer_tag}
+        for match in _block_pattern(think_tag, answer_tag).finditer(self.text):
+            slash, written = match.groups()
+            name = lowered[written.lower()]
+            at = match.start()
+            if written != name:
+                self.issue("miscased_tag", at, f"expected <{name}>, got {match.group(0)!r}")
+            if slash:
+                self.close_block(name == think_tag, at, match.end())
+            else:
+                self.open_block(name == think_tag, at, match.end())
+        if self.block is not None:  # an unclosed block runs to the end
+            region: Region = "think" if self.block == think_tag else "answer"
+            self.blocks.append((self.block_start, len(self.text), region))
+
+    def region_at(self, offset: int) -> Region:
+        """The block holding ``offset``, from the blocks :meth:`scan_blocks` recorded."""
+        blocks = self.blocks
+        index = bisect.bisect_right(blocks, (offset, _BIG)) - 1
+        if index >= 0 and blocks[index][0] <= offset < blocks[index][1]:
+            return blocks[index][2]
+        return "outside"
+
+    def add_reading(self, reading: Reading) -> None:
+        """Add a dialect reader's boxes, points and issues, each in its block."""
+        for issue in reading.issues:
+            self.issue(issue.code, issue.offset, issue.message)
+        for mark in reading.boxes:
+            region = self.region_at(mark.start)
+            if mark.box is None:
+                self.append(GroundedSpan(mark.label, _NAN_BOX, mark.start, mark.end, region, False))
+            else:
+                self.add_box(mark.label, mark.box, mark.start, mark.end, region)
+        for pmark in reading.points:
+            region = self.region_at(pmark.start)
+            if pmark.point is None:
+                self.append_point(
+                    GroundedPoint(pmark.label, _NAN_POINT, pmark.start, pmark.end, region, False)
+                )
+            else:
+                self.add_point(pmark.label, pmark.point, pmark.start, pmark.end, region)
+
+    def finish(self, end: int, blocks_optional: bool = False) -> Trace:
         config = self.config
+        blockless = blocks_optional and not self.think_state and not self.answer_state
         if self.block is not None:
             self.issue("unclosed_tag", self.block_start, f"<{self.block}> is not closed")
             content = self.text[self.block_start : end]
@@ -413,17 +591,38 @@ class _Parser:
                 self.think = content
             elif self.block == config.answer_tag and self.answer is None:
                 self.answer = content.strip()
-        elif self.text[self.outside_from : end].strip():
+        elif not blockless and self.text[self.outside_from : end].strip():
             self.issue_once("text_outside_blocks", self.outside_from, "text outside the blocks")
-        if not self.think_state:
-            self.issue("missing_think", 0, f"no <{config.think_tag}> block")
-        if not self.answer_state:
-            self.issue("missing_answer", end, f"no <{config.answer_tag}> block")
-        elif not self.answer:
-            self.issue("empty_answer", end, f"the <{config.answer_tag}> block is empty")
+        if not blockless:
+            if not self.think_state:
+                self.issue("missing_think", 0, f"no <{config.think_tag}> block")
+            if not self.answer_state:
+                self.issue("missing_answer", end, f"no <{config.answer_tag}> block")
+            elif not self.answer:
+                self.issue("empty_answer", end, f"the <{config.answer_tag}> block is empty")
         return Trace(
-            self.think, self.answer, tuple(self.spans), tuple(self.issues), self.answer_blocks
+            self.think,
+            self.answer,
+            tuple(self.spans),
+            tuple(self.issues),
+            self.answer_blocks,
+            tuple(self.points),
+            blockless,
+            self.text,
         )
+
+
+def _parse_numbers(content: str, size: int, max_items: int) -> list[tuple[float, ...]] | None:
+    """Read ``size`` numbers per item (a list, or a list of lists) from a tag's content."""
+    if len(content) > _MAX_BOX_CHARS_PER_BOX * (max_items + 1):
+        return None
+    if not _BOX_CHARS.fullmatch(content):
+        return None
+    numbers = _NUMBER.findall(content)
+    if not numbers or len(numbers) % size:
+        return None
+    values = [float(number) for number in numbers[: size * (max_items + 1)]]
+    return [tuple(values[i : i + size]) for i in range(0, len(values), size)]
 
 
 def _parse_boxes(content: str, max_boxes: int) -> list[Box] | None:
@@ -472,7 +671,17 @@ def parse_trace(text: object, *, config: RewardConfig | None = None) -> Trace:
             "too_long", config.max_chars, f"{len(text)} characters > max_chars {config.max_chars}"
         )
         return Trace(None, None, (), (issue,))
-    return _Parser(text, config).run()
+    if config.dialect == "tags":
+        return _Parser(text, config).run(blocks_optional=config.require_blocks is False)
+    parser = _Parser(text, config)
+    parser.scan_blocks()
+    try:
+        reading = get_dialect(config.dialect).read(text, config)
+    except Exception as error:  # a user's reader must not crash a training run
+        issue = FormatIssue("unparsable_bbox", 0, f"dialect {config.dialect!r} failed: {error!r}")
+        reading = Reading(issues=[issue])
+    parser.add_reading(reading)
+    return parser.finish(len(text), blocks_optional=config.require_blocks is not True)
 
 
 def format_box(box: Sequence[float]) -> str:

@@ -9,10 +9,12 @@ never imports it)::
     args = GRPOConfig(..., reward_weights=reward_weights(config))
     trainer = GRPOTrainer(model, reward_funcs=reward_funcs(config), args=args, train_dataset=ds)
 
-:func:`reward_funcs` returns three callables named ``format_reward``,
-``option_reward`` and ``bbox_reward``, so TRL logs ``rewards/<name>/mean`` for
-each and weighs them with ``GRPOConfig.reward_weights``; :func:`composite_reward_func`
-returns one callable for the weighted total instead.
+:func:`reward_funcs` returns one callable per component of ``config.weights`` (by
+default three, named ``format_reward``, ``option_reward`` and ``bbox_reward``; a
+registered component such as ``point`` joins as ``point_reward`` when the configuration
+gives it a weight), so TRL logs ``rewards/<name>/mean`` for each and weighs them with
+``GRPOConfig.reward_weights``; :func:`composite_reward_func` returns one callable for
+the weighted total instead.
 
 Each is called the way TRL 1.x calls a reward function::
 
@@ -27,8 +29,8 @@ used. ``None`` means "not applicable" (no boxes, no answer) or "this row's groun
 truth is malformed" (one :class:`GroundTruthWarning`
 per problem, never an exception); TRL leaves ``None`` out of the mean and the sum.
 
-The three functions parse each completion once between them: the first parses the
-batch, the other two reuse the parsed traces.
+The functions parse each completion once between them: the first parses the
+batch, the others reuse the parsed traces.
 
 Example:
     >>> from grounding_rewards.trl import reward_funcs
@@ -52,6 +54,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from grounding_rewards._completions import completion_text, image_size_of
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce, problem_key
+from grounding_rewards.components import Component, active_components, component_value
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import ConfigError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
@@ -62,6 +65,7 @@ from grounding_rewards.rewards import check_format, score_boxes, score_option, s
 __all__ = [
     "BboxRewardFunc",
     "Columns",
+    "ComponentRewardFunc",
     "FormatRewardFunc",
     "GroundTruthWarning",
     "GroundingRewardFunc",
@@ -93,6 +97,7 @@ class Columns:
         image_size: ``(width, height)`` of the original image.
         images: Columns holding the image(s), read for the size when ``image_size`` is
             absent; TRL forwards ``image`` (one image) or ``images`` (a list).
+        gt_polygons: One pixel polygon per ground-truth box (point rewards on masks).
     """
 
     answer: str = "answer"
@@ -101,6 +106,7 @@ class Columns:
     choices: str = "choices"
     image_size: str = "image_size"
     images: tuple[str, ...] = ("image", "images")
+    gt_polygons: str = "gt_polygons"
 
 
 class _TraceCache:
@@ -280,17 +286,23 @@ class RewardFunc:
         raise NotImplementedError
 
     def _truth(self, batch: _Batch, index: int, fields: Sequence[str]) -> GroundTruth | None:
-        """Validated ground truth of row ``index`` for ``fields``; ``None`` (warned) if bad."""
+        """Validated ground truth of row ``index`` for ``fields``; ``None`` (warned) if bad.
+
+        ``fields`` are ground-truth field names (``answer``, ``gt_boxes``, ...); ``answer``
+        brings ``choices`` and ``gt_boxes`` brings ``gt_labels`` along.
+        """
         cols = self.columns
         values: dict[str, Any] = {}
-        if "answer" in fields:
-            answer = batch.get(cols.answer, index)
-            values["answer"] = None if _is_missing(answer) else answer
-            values["choices"] = batch.get(cols.choices, index)
-        if "boxes" in fields:
-            values["gt_boxes"] = batch.get(cols.gt_boxes, index)
-            values["gt_labels"] = batch.get(cols.gt_labels, index)
-        if "image_size" in fields:
+        wanted = set(fields)
+        if "answer" in wanted:
+            wanted.add("choices")
+        if "gt_boxes" in wanted:
+            wanted.add("gt_labels")
+        for name in ("answer", "choices", "gt_boxes", "gt_labels", "gt_polygons"):
+            if name in wanted:
+                value = batch.get(getattr(cols, name), index)
+                values[name] = None if _is_missing(value) else value
+        if "image_size" in wanted:
             size = batch.get(cols.image_size, index)
             if _is_missing(size):
                 for column in cols.images:
@@ -407,7 +419,7 @@ class BboxRewardFunc(RewardFunc):
         errors = 0
         for index, trace in enumerate(traces):
             n_pred.append(len(trace.counted_spans(self.config)))
-            truth = self._truth(batch, index, ("boxes", "image_size"))
+            truth = self._truth(batch, index, ("gt_boxes", "image_size"))
             score = None if truth is None else self._guard(score_boxes, trace, truth, self.config)
             errors += score is None
             n_gt.append(None if score is None else score.n_gt)
@@ -422,29 +434,63 @@ class BboxRewardFunc(RewardFunc):
         return rewards
 
 
+class ComponentRewardFunc(RewardFunc):
+    """Any registered component as a TRL reward function (see :mod:`grounding_rewards.components`).
+
+    Named after the component's ``reward_name`` (``point_reward`` for ``point``), so TRL
+    logs ``rewards/<reward_name>/mean``. ``None`` where the component does not apply or
+    the row's ground truth is malformed (one warning per problem).
+    """
+
+    def __init__(
+        self,
+        component: Component,
+        config: RewardConfig | None = None,
+        *,
+        columns: Columns | None = None,
+        log_diagnostics: bool = True,
+        _cache: _TraceCache | None = None,
+    ) -> None:
+        self.component = component
+        self.__name__ = component.reward_name
+        super().__init__(config, columns=columns, log_diagnostics=log_diagnostics, _cache=_cache)
+
+    def __repr__(self) -> str:
+        return f"ComponentRewardFunc({self.component.name!r}, config={self.config!r})"
+
+    def _score(self, traces: Sequence[Trace], batch: _Batch, log: _Log) -> list[float | None]:
+        rewards: list[float | None] = []
+        for index, trace in enumerate(traces):
+            truth = self._truth(batch, index, self.component.reads)
+            result = (
+                None
+                if truth is None
+                else self._guard(self.component.score, trace, truth, self.config)
+            )
+            rewards.append(component_value(result))
+        log.share(f"{self.component.name}_applicable", sum(r is not None for r in rewards))
+        return rewards
+
+
 class GroundingRewardFunc(RewardFunc):
-    """The weighted total ``w_f·R_format + w_a·R_accuracy + w_b·R_bbox`` per completion.
+    """The weighted total ``Σ_c w_c·R_c`` per completion (weights from ``config.weights``).
 
     Components without ground truth are left out (as in
     :func:`grounding_rewards.grounding_reward`); a row with malformed ground truth
-    gets ``None``. Logs the issue rates and box counts of the three component
-    functions, and ``format``, ``accuracy``, ``bbox`` columns.
+    gets ``None``. Logs the issue rates and box counts, and one column per component.
     """
 
     __name__ = "grounding_reward"
 
     def _score(self, traces: Sequence[Trace], batch: _Batch, log: _Log) -> list[float | None]:
         rewards: list[float | None] = []
-        extras: dict[str, list[Any]] = {
-            "format": [],
-            "accuracy": [],
-            "bbox": [],
-            "format_issues": [],
-        }
+        names = list(self.config.weights)
+        extras: dict[str, list[Any]] = {name: [] for name in [*names, "format_issues"]}
+        fields = {field for c in active_components(self.config) for field in c.reads}
         n_pred = 0
         for index, trace in enumerate(traces):
             n_pred += len(trace.counted_spans(self.config))
-            truth = self._truth(batch, index, ("answer", "boxes", "image_size"))
+            truth = self._truth(batch, index, sorted(fields | {"answer", "gt_boxes"}))
             breakdown = (
                 None if truth is None else self._guard(score_trace, trace, truth, self.config)
             )
@@ -454,9 +500,8 @@ class GroundingRewardFunc(RewardFunc):
                     extras[key].append(None)
                 continue
             rewards.append(breakdown.total)
-            extras["format"].append(breakdown.format)
-            extras["accuracy"].append(breakdown.accuracy)
-            extras["bbox"].append(breakdown.bbox)
+            for name in names:
+                extras[name].append(breakdown.scores.get(name))
             extras["format_issues"].append(_codes(breakdown.issues))
         log.issues(extras["format_issues"])
         log.share("pred_boxes", n_pred)
@@ -478,8 +523,16 @@ def _columns(
     choices_column: str,
     image_size_column: str,
     image_columns: Sequence[str],
+    gt_polygons_column: str = "gt_polygons",
 ) -> Columns:
-    names = [answer_column, gt_boxes_column, gt_labels_column, choices_column, image_size_column]
+    names = [
+        answer_column,
+        gt_boxes_column,
+        gt_labels_column,
+        choices_column,
+        image_size_column,
+        gt_polygons_column,
+    ]
     for name in [*names, *image_columns]:
         if not isinstance(name, str) or not name:
             raise ConfigError(f"column names: expected non-empty strings, got {name!r}")
@@ -490,6 +543,7 @@ def _columns(
         choices=choices_column,
         image_size=image_size_column,
         images=tuple(image_columns),
+        gt_polygons=gt_polygons_column,
     )
 
 
@@ -504,7 +558,7 @@ def reward_funcs(
     image_columns: Sequence[str] = ("image", "images"),
     log_diagnostics: bool = True,
 ) -> list[RewardFunc]:
-    """The three components as TRL reward functions: format, option, bbox.
+    """One TRL reward function per component of ``config.weights`` (format, option, bbox, ...).
 
     Pass them as ``GRPOTrainer(reward_funcs=...)`` and the weights as
     ``GRPOConfig(reward_weights=reward_weights(config))``. They share one parse of
@@ -522,7 +576,8 @@ def reward_funcs(
             ``log_metric`` / ``log_extra`` when it passes them.
 
     Returns:
-        ``[format_reward, option_reward, bbox_reward]`` (their ``__name__``).
+        By default ``[format_reward, option_reward, bbox_reward]`` (their ``__name__``);
+        one more per extra component the configuration weighs (``point_reward``, ...).
 
     Raises:
         ConfigError: For a config that is not a :class:`RewardConfig` or empty column names.
@@ -545,10 +600,38 @@ def reward_funcs(
     if not isinstance(config, RewardConfig):
         raise ConfigError(f"config: expected a RewardConfig or None, got {type(config).__name__}")
     cache = _TraceCache(config)
-    return [
-        cls(config, columns=columns, log_diagnostics=log_diagnostics, _cache=cache)
-        for cls in (FormatRewardFunc, OptionRewardFunc, BboxRewardFunc)
-    ]
+    funcs: list[RewardFunc] = []
+    for component in active_components(config):
+        special = _DIAGNOSTIC_FUNCS.get(component.name)
+        if special is not None and component.scorer == _BUILTIN_SCORERS[component.name]:
+            funcs.append(
+                special(config, columns=columns, log_diagnostics=log_diagnostics, _cache=cache)
+            )
+        else:
+            funcs.append(
+                ComponentRewardFunc(
+                    component,
+                    config,
+                    columns=columns,
+                    log_diagnostics=log_diagnostics,
+                    _cache=cache,
+                )
+            )
+    return funcs
+
+
+# The built-in components have functions that also log TRL diagnostics; a component
+# registered anew under one of their names gets the generic function.
+_DIAGNOSTIC_FUNCS: dict[str, type[RewardFunc]] = {
+    "format": FormatRewardFunc,
+    "accuracy": OptionRewardFunc,
+    "bbox": BboxRewardFunc,
+}
+_BUILTIN_SCORERS = {
+    "format": "grounding_rewards.rewards.format:format_component",
+    "accuracy": "grounding_rewards.rewards.option:option_component",
+    "bbox": "grounding_rewards.rewards.bbox:score_boxes",
+}
 
 
 def composite_reward_func(
@@ -587,10 +670,12 @@ def composite_reward_func(
 
 
 def reward_weights(config: RewardConfig | None = None) -> list[float]:
-    """``GRPOConfig.reward_weights`` for :func:`reward_funcs`: ``config.weights`` as a list.
+    """``GRPOConfig.reward_weights`` for :func:`reward_funcs`: ``config.weights``' values.
 
     Example:
         >>> reward_weights(RewardConfig(weights=(0.5, 1, 2)))
         [0.5, 1.0, 2.0]
+        >>> reward_weights(RewardConfig(weights={"point": 2}))
+        [1.0, 1.0, 1.0, 2.0]
     """
-    return list((DEFAULT_CONFIG if config is None else config).weights)
+    return list((DEFAULT_CONFIG if config is None else config).weights.values())

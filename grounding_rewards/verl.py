@@ -8,10 +8,13 @@ pool, and stacks every key of the returned dict into an array. So the result has
 ==================  ==============================================================
 key                 meaning
 ==================  ==============================================================
-``score``           ``w_f·R_format + w_a·R_accuracy + w_b·R_bbox`` over the parts that apply
+``score``           ``Σ_c w_c·R_c`` over the components that apply (by default
+                    ``w_f·R_format + w_a·R_accuracy + w_b·R_bbox``)
 ``format``          R_format
 ``accuracy``        R_accuracy (0.0 when there is no answer; see ``has_answer``)
 ``bbox``            R_bbox (0.0 when there are no ground-truth boxes; see ``has_boxes``)
+``<component>``     every other component of ``weights`` (e.g. ``point``), 0.0 when it
+                    does not apply, with ``has_<component>``
 ``has_answer``      1.0 when the ground truth has an answer, else 0.0
 ``has_boxes``       1.0 when the ground truth has boxes, else 0.0
 ``n_pred``          predicted boxes counted
@@ -19,6 +22,9 @@ key                 meaning
 ``gt_error``        1.0 when this sample's ground truth is malformed (then scored
                     on format alone, with one warning per problem), else 0.0
 ==================  ==============================================================
+
+The keys follow the configuration's components (:func:`score_keys`), so they are the
+same for every sample of a run, as veRL's stacking and GDPO's per-key normalization need.
 
 ``ground_truth`` is a dict (or its JSON string) with the keys of the TRL columns:
 ``answer``, ``gt_boxes`` (pixel ``xyxy`` of the original image), ``gt_labels``,
@@ -47,6 +53,7 @@ from typing import Any
 
 from grounding_rewards._completions import completion_text
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce, problem_key
+from grounding_rewards.components import GROUND_TRUTH_FIELDS
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import ConfigError, GroundTruthError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
@@ -59,22 +66,32 @@ __all__ = [
     "compute_score",
     "compute_score_batch",
     "config_from_kwargs",
+    "score_keys",
 ]
 
-SCORE_KEYS: tuple[str, ...] = (
-    "score",
-    "format",
-    "accuracy",
-    "bbox",
-    "has_answer",
-    "has_boxes",
-    "n_pred",
-    "n_gt",
-    "gt_error",
-)
-"""The keys of every dict :func:`compute_score` returns, in order."""
+_HAS = {"accuracy": "has_answer", "bbox": "has_boxes"}
 
-_GT_KEYS = ("answer", "gt_boxes", "gt_labels", "choices", "image_size")
+
+def _has_key(component: str) -> str:
+    return _HAS.get(component, f"has_{component}")
+
+
+def score_keys(config: RewardConfig | None = None) -> tuple[str, ...]:
+    """The keys of every dict :func:`compute_score` returns for ``config``, in order.
+
+    Example:
+        >>> score_keys(RewardConfig(weights={"point": 1}))[:5]
+        ('score', 'format', 'accuracy', 'bbox', 'point')
+    """
+    names = list((config or DEFAULT_CONFIG).weights)
+    has = [_has_key(name) for name in names if name != "format"]
+    return ("score", *names, *has, "n_pred", "n_gt", "gt_error")
+
+
+SCORE_KEYS: tuple[str, ...] = score_keys(DEFAULT_CONFIG)
+"""The keys of every dict :func:`compute_score` returns with the default configuration."""
+
+_GT_KEYS = GROUND_TRUTH_FIELDS
 _CONFIG_FIELDS = frozenset(RewardConfig.model_fields)
 # Keyword arguments veRL 0.9 itself passes to a custom reward function.
 _VERL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer", "data_sources"})
@@ -132,7 +149,7 @@ def config_from_kwargs(kwargs: Mapping[str, Any]) -> RewardConfig:
 
     Example:
         >>> config_from_kwargs({"coords": "qwen25vl", "weights": [1, 1, 2]}).weights
-        (1.0, 1.0, 2.0)
+        {'format': 1.0, 'accuracy': 1.0, 'bbox': 2.0}
     """
     base = kwargs.get("config")
     fields = {k: v for k, v in kwargs.items() if k in _CONFIG_FIELDS}
@@ -187,25 +204,25 @@ def _truth(ground_truth: Any, extra_info: Any) -> GroundTruth:
 
 
 def _result(
+    config: RewardConfig,
     score: float,
-    format_: float,
-    accuracy: float | None,
-    bbox: float | None,
+    scores: Mapping[str, float | None],
     n_pred: int,
     n_gt: int,
     gt_error: bool,
 ) -> dict[str, float | int]:
-    return {
-        "score": float(score),
-        "format": float(format_),
-        "accuracy": 0.0 if accuracy is None else float(accuracy),
-        "bbox": 0.0 if bbox is None else float(bbox),
-        "has_answer": 0.0 if accuracy is None else 1.0,
-        "has_boxes": 0.0 if bbox is None else 1.0,
-        "n_pred": int(n_pred),
-        "n_gt": int(n_gt),
-        "gt_error": 1.0 if gt_error else 0.0,
-    }
+    result: dict[str, float | int] = {"score": float(score)}
+    names = list(config.weights)
+    for name in names:
+        value = scores.get(name)
+        result[name] = 0.0 if value is None else float(value)
+    for name in names:
+        if name != "format":
+            result[_has_key(name)] = 0.0 if scores.get(name) is None else 1.0
+    result["n_pred"] = int(n_pred)
+    result["n_gt"] = int(n_gt)
+    result["gt_error"] = 1.0 if gt_error else 0.0
+    return result
 
 
 def _score(
@@ -222,15 +239,10 @@ def _score(
             form = check_format(trace, image_size=size, config=config).score
         except ValueError:
             form = check_format(trace, config=config).score
-        return _result(config.weights[0] * form, form, None, None, n_pred, 0, True)
+        total = config.weights.get("format", 0.0) * form
+        return _result(config, total, {"format": form}, n_pred, 0, True)
     return _result(
-        breakdown.total,
-        breakdown.format,
-        breakdown.accuracy,
-        breakdown.bbox,
-        breakdown.n_pred,
-        breakdown.n_gt,
-        False,
+        config, breakdown.total, breakdown.scores, breakdown.n_pred, breakdown.n_gt, False
     )
 
 
@@ -253,7 +265,7 @@ def compute_score(
         **kwargs: ``reward_kwargs`` (config fields) and veRL's own extras (ignored).
 
     Returns:
-        A dict with :data:`SCORE_KEYS`.
+        A dict with the keys :func:`score_keys` gives for the configuration.
 
     Raises:
         ConfigError: For invalid configuration in ``kwargs``.
@@ -280,7 +292,7 @@ def compute_score_batch(
         **kwargs: As for :func:`compute_score`.
 
     Returns:
-        One dict with :data:`SCORE_KEYS` per response, in order.
+        One dict with the keys of :func:`score_keys` per response, in order.
 
     Raises:
         ValueError: When the sequences differ in length.
@@ -305,3 +317,31 @@ def compute_score_batch(
         _score(parse_trace(completion_text(text), config=config), truth, info, config)
         for text, truth, info in zip(solution_strs, ground_truths, infos, strict=True)
     ]
+
+
+async def compute_score_async(
+    data_source: Any = None,
+    solution_str: Any = None,
+    ground_truth: Any = None,
+    extra_info: Any = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """:func:`compute_score` as a coroutine, for veRL's async reward managers.
+
+    veRL's reward-loop managers (``naive``, ``gdpo``, ``rate_limited``, ...) await a
+    ``compute_score`` that is a coroutine function instead of sending it to a thread
+    pool; this one scores in a worker thread (``asyncio.to_thread``), so the event loop
+    stays free. Same arguments and result as :func:`compute_score`
+    (``reward.custom_reward_function.name=compute_score_async``).
+
+    Example:
+        >>> import asyncio
+        >>> out = asyncio.run(compute_score_async("d", "<answer>A</answer>", {"answer": "A"}))
+        >>> out["accuracy"]
+        1.0
+    """
+    import asyncio
+
+    return await asyncio.to_thread(
+        compute_score, data_source, solution_str, ground_truth, extra_info, **kwargs
+    )

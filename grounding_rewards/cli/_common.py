@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from grounding_rewards.config import RewardConfig
-from grounding_rewards.errors import GroundingRewardsError
+from grounding_rewards.errors import ConfigError, GroundingRewardsError
 
 __all__ = [
     "CONFIG_FLAGS",
@@ -29,11 +29,15 @@ __all__ = [
     "config_from_args",
     "count_lines",
     "format_table",
+    "parse_weights",
     "read_jsonl",
 ]
 
 CONFIG_FLAGS: dict[str, str] = {
-    "coords": "model coordinate space (pixel, norm1000, norm1, qwen25vl)",
+    "dialect": "how the model writes boxes (tags, json, qwen2-tokens, ref-box, bare, molmo, "
+    "florence2)",
+    "weights": "component weights: JSON object or name=weight,... (e.g. point=1,bbox=0)",
+    "coords": "model coordinate space (pixel, norm1000, norm1, norm100, qwen25vl)",
     "similarity": "box similarity (iou, giou, diou, ciou)",
     "length_penalty": "alpha of the length penalty (default 1)",
     "format_mode": "strict or graded",
@@ -195,5 +199,33 @@ def config_from_args(args: argparse.Namespace) -> RewardConfig:
     for name in CONFIG_FLAGS:
         value = getattr(args, name, None)
         if value is not None:
-            fields[name] = value
+            fields[name] = parse_weights(value) if name == "weights" else value
     return RewardConfig(**fields)
+
+
+def parse_weights(text: str) -> dict[str, Any]:
+    """Read ``--weights``: a JSON object, or ``name=weight`` pairs separated by commas.
+
+    Raises:
+        ConfigError: For text that is neither.
+
+    Example:
+        >>> parse_weights("point=1, bbox=0"), parse_weights('{"format": 0.5}')
+        ({'point': '1', 'bbox': '0'}, {'format': 0.5})
+    """
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError:
+            loaded = None
+        if isinstance(loaded, dict):
+            return loaded
+        raise ConfigError(f"--weights: expected a JSON object, got {text!r}")
+    pairs = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--weights: expected name=weight pairs, got {item!r}")
+        pairs[name.strip()] = value.strip()
+    return pairs

@@ -25,15 +25,15 @@ from grounding_rewards.cli._common import (
     format_table,
     read_jsonl,
 )
+from grounding_rewards.components import GROUND_TRUTH_FIELDS
 from grounding_rewards.config import RewardConfig
 from grounding_rewards.errors import GroundTruthError
 from grounding_rewards.ground_truth import parse_ground_truth
+from grounding_rewards.metrics.evaluation import reward_columns
 from grounding_rewards.parsing import parse_trace
 from grounding_rewards.rewards.composite import score_trace
 
 __all__ = ["register", "run", "score_file"]
-
-_COMPONENTS = ("total", "format", "accuracy", "bbox")
 
 
 def register(subparsers: Any) -> None:
@@ -85,13 +85,7 @@ def score_file(
         if "completion" not in record:
             raise DataFileError(f"{path}:{number}: expected a 'completion' field")
         try:
-            truth = parse_ground_truth(
-                answer=record.get("answer"),
-                gt_boxes=record.get("gt_boxes"),
-                gt_labels=record.get("gt_labels"),
-                choices=record.get("choices"),
-                image_size=record.get("image_size"),
-            )
+            truth = parse_ground_truth(**{f: record.get(f) for f in GROUND_TRUTH_FIELDS})
             trace = parse_trace(record["completion"], config=config)
             result = score_trace(trace, truth, config)
         except (GroundTruthError, ValueError) as error:
@@ -102,7 +96,7 @@ def score_file(
         bar.advance()
     bar.close()
     summary: dict[str, Any] = {"samples": len(rows)}
-    for name in _COMPONENTS:
+    for name in reward_columns(config):
         values = [row[name] for row in rows if row[name] is not None]
         summary[f"mean_{name}"] = math.fsum(values) / len(values) if values else None
         summary[f"n_{name}"] = len(values)
@@ -138,12 +132,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     if not args.summary_only:
-        header = ["line", "id", "total", "format", "accuracy", "bbox", "boxes", "issues"]
+        columns = reward_columns(config)
+        header = ["line", "id", *columns, "boxes", "issues"]
         table = [
             [
                 str(row["line"]),
                 _cell(row["id"]),
-                *(_cell(row[name]) for name in _COMPONENTS),
+                *(_cell(row[name]) for name in columns),
                 f"{row['n_pred']}/{row['n_gt']}",
                 _shorten(row["issues"] or "-"),
             ]
@@ -152,11 +147,12 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(header, table))
         print()
     print(
-        f"{summary['samples']} samples, config: coords={config.coords}, "
+        f"{summary['samples']} samples, config: dialect={config.dialect}, coords={config.coords}, "
         f"similarity={config.similarity}, length_penalty={config.length_penalty:g}"
     )
     means = [
-        [name, _cell(summary[f"mean_{name}"]), str(summary[f"n_{name}"])] for name in _COMPONENTS
+        [name, _cell(summary[f"mean_{name}"]), str(summary[f"n_{name}"])]
+        for name in reward_columns(config)
     ]
     print(format_table(["component", "mean", "samples"], means))
     if summary["issue_counts"]:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from grounding_rewards.components import active_components
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import GroundTruthError
 from grounding_rewards.metrics._exact import ExactSum
@@ -45,10 +46,24 @@ __all__ = [
     "RolloutEvaluator",
     "SampleView",
     "SpanView",
+    "reward_columns",
     "sample_view",
 ]
 
 REWARD_COMPONENTS: tuple[str, ...] = ("total", "format", "accuracy", "bbox")
+"""The reward columns of the default configuration; see :func:`reward_columns`."""
+
+
+def reward_columns(config: RewardConfig) -> tuple[str, ...]:
+    """``total`` then every component ``config`` scores (from the component registry).
+
+    Example:
+        >>> reward_columns(RewardConfig(weights={"point": 1}))
+        ('total', 'format', 'accuracy', 'bbox', 'point')
+    """
+    return ("total", *config.weights)
+
+
 BoxTuple = tuple[float, float, float, float]
 
 
@@ -161,7 +176,7 @@ class SampleView:
 
 def _rewards(sample: SampleAnalysis) -> dict[str, float | None]:
     r = sample.rewards
-    return {"total": r.total, "format": r.format, "accuracy": r.accuracy, "bbox": r.bbox}
+    return {"total": r.total, **r.scores}
 
 
 def sample_view(
@@ -255,7 +270,7 @@ class EvaluationResult:
             "rollouts": self.rollouts,
             "rewards": {
                 name: {"mean": self.rewards[name], "count": self.reward_counts[name]}
-                for name in REWARD_COMPONENTS
+                for name in self.rewards
             },
             "grounding": self.grounding.as_dict(),
             "coco": None if self.coco is None else self.coco.as_dict(),
@@ -338,12 +353,14 @@ class RolloutEvaluator:
         self.reasoning = ReasoningAccumulator(self.config, threshold=threshold, synonyms=synonyms)
         self.count = 0
         self.next_index = index_offset
-        self.sums = {name: ExactSum() for name in REWARD_COMPONENTS}
-        self.applicable = dict.fromkeys(REWARD_COMPONENTS, 0)
-        top = float(sum(self.config.weights)) or 1.0
+        self.reward_names = reward_columns(self.config)
+        self.sums = {name: ExactSum() for name in self.reward_names}
+        self.applicable = dict.fromkeys(self.reward_names, 0)
+        highs = {c.name: c.value_range[1] for c in active_components(self.config)}
+        top = float(sum(w * highs[name] for name, w in self.config.weights.items())) or 1.0
         self.histograms = {
-            name: Histogram(0.0, top if name == "total" else 1.0, [0] * bins)
-            for name in REWARD_COMPONENTS
+            name: Histogram(0.0, top if name == "total" else highs[name], [0] * bins)
+            for name in self.reward_names
         }
         # Max-heap (by negated keys) of the worst rollouts: (-total, -index, view).
         self._worst: list[tuple[float, int, _Held]] = []
@@ -411,7 +428,7 @@ class RolloutEvaluator:
             raise ValueError("merge: expected evaluators with the same configuration")
         self.count += other.count
         self.next_index = max(self.next_index, other.next_index)
-        for name in REWARD_COMPONENTS:
+        for name in self.reward_names:
             self.sums[name].merge(other.sums[name])
             self.applicable[name] += other.applicable[name]
             self.histograms[name].merge(other.histograms[name])
@@ -443,7 +460,7 @@ class RolloutEvaluator:
                 name: (self.sums[name].value() / self.applicable[name])
                 if self.applicable[name]
                 else None
-                for name in REWARD_COMPONENTS
+                for name in self.reward_names
             },
             reward_counts=dict(self.applicable),
             grounding=self.grounding.compute(),

@@ -32,7 +32,6 @@ from typing import Any
 
 from grounding_rewards._atomic import write_text_atomic
 from grounding_rewards.metrics.evaluation import (
-    REWARD_COMPONENTS,
     EvaluationResult,
     Histogram,
     SampleView,
@@ -201,7 +200,7 @@ def _card(view: SampleView, rank: int, images_dir: str | Path | None, max_side: 
     rows = "".join(
         f"<tr><th>{_e(name)}</th>"
         f'<td class="num">{_e(format_value(view.rewards.get(name)))}</td></tr>'
-        for name in REWARD_COMPONENTS
+        for name in view.rewards
     )
     if view.sample_iou is not None:
         rows += (
@@ -286,7 +285,7 @@ def render_report(
         for r in summary_rows(result)
     )
     hists = "".join(
-        _histogram_svg(f"R_{name}", result.histograms[name]) for name in REWARD_COMPONENTS
+        _histogram_svg(f"R_{name}", histogram) for name, histogram in result.histograms.items()
     )
     cards = "".join(
         _card(view, k + 1, images_dir, max_image_side) for k, view in enumerate(gallery)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grounding_rewards.metrics.evaluation import REWARD_COMPONENTS, EvaluationResult
+from grounding_rewards.metrics.evaluation import EvaluationResult
 from grounding_rewards.metrics.grounding import threshold_key
 from grounding_rewards.parsing import ISSUE_CODES
 
@@ -52,7 +52,7 @@ def format_value(value: float | None) -> str:
 def summary_rows(result: EvaluationResult) -> list[SummaryRow]:
     """The headline numbers of an evaluation, in display order."""
     rows = []
-    for name in REWARD_COMPONENTS:
+    for name in result.rewards:
         rows.append(
             SummaryRow(
                 "rewards",

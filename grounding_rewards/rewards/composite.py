@@ -1,21 +1,23 @@
-"""The composite reward: ``R = w_f·R_format + w_a·R_accuracy + w_b·R_bbox``, parsed once.
+"""The composite reward: ``R = Σ_c w_c·R_c`` over the configured components, parsed once.
 
-A component without ground truth (no answer, no boxes) is ``None``: it is left out
-of the total and reported as ``None``.
+The components are those of ``config.weights`` (by default format, accuracy and bbox:
+``R = w_f·R_format + w_a·R_accuracy + w_b·R_bbox``), each scored by its registered
+function (see :mod:`grounding_rewards.components`). A component without ground truth
+(no answer, no boxes) is ``None``: it is left out of the total and reported as ``None``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from grounding_rewards.components import active_components, component_value
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.parsing import FormatIssue, Trace
 from grounding_rewards.rewards._trace import as_trace
-from grounding_rewards.rewards.bbox import score_boxes
-from grounding_rewards.rewards.format import format_checks
-from grounding_rewards.rewards.option import score_option
+from grounding_rewards.rewards.bbox import BoxScore
+from grounding_rewards.rewards.format import FormatResult, format_checks
 
 __all__ = ["RewardBreakdown", "grounding_reward", "score_trace"]
 
@@ -26,7 +28,7 @@ class RewardBreakdown:
 
     Attributes:
         total: The weighted sum of the components that apply.
-        format: R_format in ``[0, 1]``.
+        format: R_format in ``[0, 1]`` (0.0 when the configuration leaves it out).
         accuracy: R_accuracy in ``{0, 1}``, or ``None`` without a ground-truth answer.
         bbox: R_bbox in ``[0, 1]``, or ``None`` without ground-truth boxes.
         n_pred: Predicted boxes counted.
@@ -34,6 +36,8 @@ class RewardBreakdown:
         pairs: Matched ``(predicted, ground truth)`` index pairs.
         pair_scores: Similarity of each matched pair.
         issues: Every format issue found.
+        scores: ``{component: value or None}`` for every component of ``config.weights``,
+            in its order (``format``, ``accuracy`` and ``bbox`` included).
     """
 
     total: float
@@ -45,13 +49,18 @@ class RewardBreakdown:
     pairs: tuple[tuple[int, int], ...]
     pair_scores: tuple[float, ...]
     issues: tuple[FormatIssue, ...]
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+    def __getitem__(self, component: str) -> float | None:
+        """The value of ``component`` (``KeyError`` when the configuration left it out)."""
+        return self.scores[component]
 
     def as_dict(self) -> dict[str, Any]:
         """Flat scalars, for logs and tables (``None`` marks a component that does not apply).
 
         Returns:
-            ``total``, ``format``, ``accuracy``, ``bbox``, ``n_pred``, ``n_gt``,
-            ``n_issues`` and ``issues`` (the codes, comma-separated).
+            ``total``, one key per component (``format``, ``accuracy``, ``bbox``, ...),
+            ``n_pred``, ``n_gt``, ``n_issues`` and ``issues`` (the codes, comma-separated).
 
         Example:
             >>> r = grounding_reward("<think>x</think><answer>A</answer>", answer="A", gt_boxes=[])
@@ -60,9 +69,7 @@ class RewardBreakdown:
         """
         return {
             "total": self.total,
-            "format": self.format,
-            "accuracy": self.accuracy,
-            "bbox": self.bbox,
+            **self.scores,
             "n_pred": self.n_pred,
             "n_gt": self.n_gt,
             "n_issues": len(self.issues),
@@ -72,6 +79,8 @@ class RewardBreakdown:
 
 def score_trace(trace: Trace, truth: GroundTruth, config: RewardConfig) -> RewardBreakdown:
     """Score a parsed trace against validated ground truth (no parsing, no validation).
+
+    Every component of ``config.weights`` is scored by its registered function.
 
     Args:
         trace: The parsed completion.
@@ -89,25 +98,37 @@ def score_trace(trace: Trace, truth: GroundTruth, config: RewardConfig) -> Rewar
         >>> score_trace(trace, truth, DEFAULT_CONFIG).total
         2.5
     """
-    form = format_checks(trace, truth.image_size, config)
-    accuracy = None if truth.answer is None else score_option(trace, truth.answer, truth.choices)
-    boxes = score_boxes(trace, truth, config)
-    w_format, w_accuracy, w_bbox = config.weights
-    total = w_format * form.score
-    if accuracy is not None:
-        total += w_accuracy * accuracy
-    if boxes.value is not None:
-        total += w_bbox * boxes.value
+    weights = config.weights
+    scores: dict[str, float | None] = {}
+    form: FormatResult | None = None
+    boxes: BoxScore | None = None
+    total = 0.0
+    for component in active_components(config):
+        result = component.score(trace, truth, config)
+        if isinstance(result, FormatResult):
+            form = result
+        elif isinstance(result, BoxScore):
+            boxes = result
+        value = component_value(result)
+        scores[component.name] = value
+        if value is not None:
+            total += weights[component.name] * value
+    if form is None:  # the issues are reported whatever the weights
+        form = format_checks(trace, truth.image_size, config)
+    if boxes is None:
+        n_pred = len(trace.counted_spans(config))
+        boxes = BoxScore(None, n_pred, len(truth.boxes))
     return RewardBreakdown(
         total=total,
-        format=form.score,
-        accuracy=accuracy,
+        format=form.score if "format" in scores else 0.0,
+        accuracy=scores.get("accuracy"),
         bbox=boxes.value,
         n_pred=boxes.n_pred,
         n_gt=boxes.n_gt,
         pairs=boxes.pairs,
         pair_scores=boxes.pair_scores,
         issues=form.issues,
+        scores=scores,
     )
 
 
@@ -119,12 +140,14 @@ def grounding_reward(
     gt_labels: Any = None,
     choices: Any = None,
     image_size: Any = None,
+    gt_polygons: Any = None,
     config: RewardConfig | None = None,
 ) -> RewardBreakdown:
-    """All three components and their weighted total, parsing the completion once.
+    """Every configured component and their weighted total, parsing the completion once.
 
-    ``total = w_f·R_format + w_a·R_accuracy + w_b·R_bbox`` over the components that
-    apply (default weights 1, so the total lies in ``[0, 3]``).
+    ``total = Σ_c w_c·R_c`` over the components that apply: by default
+    ``w_f·R_format + w_a·R_accuracy + w_b·R_bbox`` (weights 1, so the total lies in
+    ``[0, 3]``); ``RewardConfig(weights={"point": 1})`` adds R_point.
 
     Args:
         completion: The completion, or its parsed trace.
@@ -133,6 +156,7 @@ def grounding_reward(
         gt_labels: One label per ground-truth box.
         choices: Option texts in order, or ``None``.
         image_size: ``(width, height)`` of the original image.
+        gt_polygons: One pixel polygon per ground-truth box, for the point component.
         config: Configuration; ``None`` uses the defaults.
 
     Returns:
@@ -157,5 +181,6 @@ def grounding_reward(
         gt_labels=gt_labels,
         choices=choices,
         image_size=image_size,
+        gt_polygons=gt_polygons,
     )
     return score_trace(as_trace(completion, config), truth, config)

@@ -5,12 +5,19 @@ Checks (each pass/fail):
 1. ``structure``: one reasoning block, then one answer block, nothing but
    whitespace outside them, no nested, unclosed, stray or mis-cased tags.
 2. ``answer``: the answer block exists and is not empty.
-3. ``grounding``: every ``<obj>`` is followed by a readable ``<bbox>``, every box
-   has its label, no label is empty.
-4. ``boxes_valid``: every box is finite with ``x1 < x2`` and ``y1 < y2``.
-5. ``boxes_in_image``: every box lies inside the image (checked when the image size
-   is known; for ``norm1000``/``norm1`` against the space's own range without it).
-6. ``min_spans``: at least ``min_spans`` grounded spans in the counted region.
+3. ``grounding``: every ``<obj>`` is followed by a readable ``<bbox>`` (or ``<point>``),
+   every box has its label, no label is empty; in other dialects, every box or point
+   can be read (JSON that cannot be read or is cut off fails here).
+4. ``boxes_valid``: every box is finite with ``x1 < x2`` and ``y1 < y2``, every point finite.
+5. ``boxes_in_image``: every box and point lies inside the image (checked when the image
+   size is known; for ``norm1000``/``norm100``/``norm1`` against the space's own range
+   without it).
+6. ``min_spans``: at least ``min_spans`` grounded spans (boxes plus points) in the
+   counted region.
+
+A *blockless* completion (no ``<think>``/``<answer>`` at all, in a dialect other than
+``tags``, see ``RewardConfig.require_blocks``) is a plain grounding answer: checks 1 and 2
+do not apply to it.
 
 ``strict`` mode gives 1 when all checks pass, else 0; ``graded`` gives the fraction
 passed. A completion over ``max_chars``, not a string, or with more than
@@ -24,10 +31,11 @@ from typing import Any
 
 from grounding_rewards.boxes import pixel_scale, validate_image_size
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.ground_truth import GroundTruth
 from grounding_rewards.parsing import FormatIssue, Trace
 from grounding_rewards.rewards._trace import as_trace
 
-__all__ = ["FormatResult", "check_format", "format_checks", "format_reward"]
+__all__ = ["FormatResult", "check_format", "format_checks", "format_component", "format_reward"]
 
 _STRUCTURE = frozenset(
     {
@@ -42,9 +50,19 @@ _STRUCTURE = frozenset(
     }
 )
 _ANSWER = frozenset({"missing_answer", "empty_answer"})
-_GROUNDING = frozenset({"obj_without_bbox", "bbox_without_obj", "empty_label", "unparsable_bbox"})
+_GROUNDING = frozenset(
+    {
+        "obj_without_bbox",
+        "bbox_without_obj",
+        "empty_label",
+        "unparsable_bbox",
+        "unparsable_point",
+        "malformed_json",
+        "truncated_json",
+    }
+)
 _FATAL = frozenset({"not_text", "too_long", "too_many_boxes"})
-_RANGE = {"norm1000": 1000.0, "norm1": 1.0}
+_RANGE = {"norm1000": 1000.0, "norm100": 100.0, "norm1": 1.0}
 _TOLERANCE = 1e-6  # relative: a box on the border of the image is inside
 
 
@@ -61,6 +79,11 @@ class FormatResult:
     score: float
     checks: tuple[tuple[str, bool], ...]
     issues: tuple[FormatIssue, ...]
+
+    @property
+    def value(self) -> float:
+        """R_format, under the name every component result uses."""
+        return self.score
 
 
 def _image_bounds(
@@ -133,11 +156,19 @@ def format_checks(
     issues = list(trace.issues)
     if codes & _FATAL:
         return FormatResult(0.0, (("readable", False),), trace.issues)
-    checks = [
-        ("structure", not codes & _STRUCTURE),
-        ("answer", not codes & _ANSWER),
+    # A blockless completion (a plain grounding answer, in a dialect that allows one)
+    # has no template to follow: it is judged on its grounding alone.
+    checks = (
+        []
+        if trace.blockless
+        else [
+            ("structure", not codes & _STRUCTURE),
+            ("answer", not codes & _ANSWER),
+        ]
+    )
+    checks += [
         ("grounding", not codes & _GROUNDING),
-        ("boxes_valid", "degenerate_box" not in codes),
+        ("boxes_valid", "degenerate_box" not in codes and "degenerate_point" not in codes),
     ]
     sx, sy, width, height = _image_bounds(config, image_size)
     if width > 0:
@@ -160,8 +191,24 @@ def format_checks(
                     )
                 )
                 break
+        if inside:
+            for point in trace.points:
+                x, y = point.point
+                if not point.valid or (
+                    -tol_x <= x * sx <= width + tol_x and -tol_y <= y * sy <= height + tol_y
+                ):
+                    continue
+                inside = False
+                issues.append(
+                    FormatIssue(
+                        "box_out_of_image", point.start, f"point {point.point} is outside the image"
+                    )
+                )
+                break
         checks.append(("boxes_in_image", inside))
     counted = len(trace.counted_spans(config))
+    if trace.points:
+        counted += len(trace.counted_points(config))
     enough = counted >= config.min_spans
     if not enough:
         issues.append(
@@ -203,3 +250,15 @@ def format_reward(
         0.6
     """
     return check_format(completion, image_size=image_size, config=config).score
+
+
+def format_component(trace: Trace, truth: GroundTruth, config: RewardConfig) -> FormatResult:
+    """The registered ``format`` component: :func:`format_checks` on validated ground truth.
+
+    Example:
+        >>> from grounding_rewards import parse_trace, parse_ground_truth
+        >>> format_component(parse_trace("<think>x</think><answer>A</answer>"),
+        ...                  parse_ground_truth(), DEFAULT_CONFIG).value
+        0.0
+    """
+    return format_checks(trace, truth.image_size, config)

@@ -12,12 +12,12 @@ from typing import Any
 
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import GroundTruthError
-from grounding_rewards.ground_truth import parse_ground_truth
+from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.options import extract_option
 from grounding_rewards.parsing import Trace
 from grounding_rewards.rewards._trace import as_trace
 
-__all__ = ["option_reward", "score_option"]
+__all__ = ["option_component", "option_reward", "score_option"]
 
 
 @lru_cache(maxsize=4096)
@@ -88,3 +88,17 @@ def option_reward(
     expected = _expected(answer, options)
     assert expected is not None  # parse_ground_truth raises for an unreadable answer
     return score_option(as_trace(completion, config), expected, options)
+
+
+def option_component(trace: Trace, truth: GroundTruth, config: RewardConfig) -> float | None:
+    """The registered ``accuracy`` component: ``None`` without a ground-truth answer.
+
+    Example:
+        >>> from grounding_rewards import parse_trace, parse_ground_truth
+        >>> option_component(parse_trace("<answer>B</answer>"), parse_ground_truth(answer="B"),
+        ...                  DEFAULT_CONFIG)
+        1.0
+    """
+    if truth.answer is None:
+        return None
+    return score_option(trace, truth.answer, truth.choices)

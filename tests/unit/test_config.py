@@ -12,7 +12,9 @@ from grounding_rewards import DEFAULT_CONFIG, ConfigError, RewardConfig
 
 def test_defaults_match_the_design() -> None:
     config = RewardConfig()
-    assert config.weights == (1.0, 1.0, 1.0)
+    assert config.weights == {"format": 1.0, "accuracy": 1.0, "bbox": 1.0}
+    assert (config.dialect, config.require_blocks) == ("tags", None)
+    assert (config.point_scoring, config.point_sigma, config.point_tag) == ("inside", 0.25, "point")
     assert config.coords == "pixel"
     assert (config.min_pixels, config.max_pixels) == (3136, 12845056)
     assert config.similarity == "iou"
@@ -35,10 +37,20 @@ def test_defaults_match_the_design() -> None:
 # Each bad value: the message must name the field, say what was expected and what it got.
 BAD_VALUES = [
     ("weights", (1, 2), "expected 3 weights", "got 2"),
-    ("weights", (1, -1, 1), "expected 3 finite weights >= 0", "got (1.0, -1.0, 1.0)"),
-    ("weights", (1, math.nan, 1), "expected 3 finite weights >= 0", "nan"),
-    ("weights", {"format": 1, "style": 2}, "expected keys format/accuracy/bbox", "['style']"),
-    ("coords", "norm", "expected 'pixel', 'norm1000', 'norm1' or 'qwen25vl'", "got 'norm'"),
+    ("weights", (1, -1, 1), "expected finite weights >= 0", "got accuracy=-1.0"),
+    ("weights", (1, math.nan, 1), "expected finite weights >= 0", "nan"),
+    ("weights", {"format": 1, "style": 2}, "expected component names from", "['style']"),
+    ("weights", {"bbox": "heavy"}, "expected a number for 'bbox'", "got 'heavy'"),
+    ("weights", 3, "expected a mapping {component: weight}", "got 3"),
+    ("dialect", "yaml", "expected one of ['tags', 'json'", "got 'yaml'"),
+    ("point_scoring", "near", "expected 'inside' or 'gaussian'", "got 'near'"),
+    ("point_sigma", 0, "expected a finite number > 0", "got 0"),
+    (
+        "coords",
+        "norm",
+        "expected 'pixel', 'norm1000', 'norm1', 'norm100' or 'qwen25vl'",
+        "got 'norm'",
+    ),
     ("similarity", "dice", "expected 'iou', 'giou', 'diou' or 'ciou'", "got 'dice'"),
     ("length_penalty", -1, "expected a finite number >= 0", "got -1"),
     ("length_penalty", math.inf, "expected a finite number >= 0", "got inf"),
@@ -81,9 +93,9 @@ def test_fractional_integer_field_names_field_and_expected() -> None:
 def test_cross_field_checks() -> None:
     with pytest.raises(ConfigError, match="expected min_pixels <= max_pixels, got 100 > 10"):
         RewardConfig(min_pixels=100, max_pixels=10)
-    with pytest.raises(ConfigError, match="expected four distinct tag names"):
+    with pytest.raises(ConfigError, match="expected five distinct tag names"):
         RewardConfig(think_tag="obj")
-    with pytest.raises(ConfigError, match="expected four distinct tag names"):
+    with pytest.raises(ConfigError, match="expected five distinct tag names"):
         RewardConfig(think_tag="OBJ")  # tags are matched case-insensitively
 
 
@@ -94,8 +106,23 @@ def test_config_error_is_a_value_error() -> None:
 
 
 def test_weights_as_mapping() -> None:
-    assert RewardConfig(weights={"bbox": 2}).weights == (1.0, 1.0, 2.0)
-    assert RewardConfig(weights=[0.5, 0, 3]).weights == (0.5, 0.0, 3.0)
+    assert RewardConfig(weights={"bbox": 2}).weights == {"format": 1, "accuracy": 1, "bbox": 2}
+    assert RewardConfig(weights=[0.5, 0, 3]).weights == {"format": 0.5, "accuracy": 0, "bbox": 3}
+    # A component that is off by default joins in registry order, whatever the key order.
+    config = RewardConfig(weights={"point": 2, "format": 0.5})
+    assert list(config.weights.items()) == [
+        ("format", 0.5),
+        ("accuracy", 1.0),
+        ("bbox", 1.0),
+        ("point", 2.0),
+    ]
+
+
+def test_weights_survive_json_and_pickle() -> None:
+    config = RewardConfig(weights={"point": 2})
+    assert RewardConfig.model_validate_json(config.model_dump_json()) == config
+    assert pickle.loads(pickle.dumps(config)) == config
+    assert config.replace(similarity="giou").weights == config.weights
 
 
 def test_frozen() -> None:

@@ -207,6 +207,10 @@ ISSUE_EXAMPLES: dict[str, str] = {
     "empty_label": wrap("<obj> </obj><bbox>[0, 0, 1, 1]</bbox>"),
     "unparsable_bbox": wrap("<obj>a</obj><bbox>[0, 0, 1]</bbox>"),
     "degenerate_box": wrap("<obj>a</obj><bbox>[5, 0, 1, 1]</bbox>"),
+    "unparsable_point": wrap("<obj>a</obj><point>[0, 0, 1]</point>"),
+    "degenerate_point": wrap("<obj>a</obj><point>[1e999, 0]</point>"),
+    "malformed_json": '{"bbox_2d": null, "label": "a"}',
+    "truncated_json": '[{"bbox_2d": [1, 2, 3, 4], "label": "a"}, {"bbox_2d": [5, 6',
     "miscased_tag": "<Think>x</Think><answer>A</answer>",
     "box_out_of_image": wrap("<obj>a</obj><bbox>[0, 0, 700, 10]</bbox>"),
     "too_few_spans": wrap("no boxes"),
@@ -222,6 +226,8 @@ def issues_of(code: str) -> tuple[FormatIssue, ...]:
         return parse_trace(ISSUE_EXAMPLES[code], config=RewardConfig(max_boxes=2)).issues
     if code in ("box_out_of_image", "too_few_spans"):
         return check_format(ISSUE_EXAMPLES[code], image_size=(640, 480)).issues
+    if code.endswith("_json"):
+        return parse_trace(ISSUE_EXAMPLES[code], config=RewardConfig(dialect="json")).issues
     return parse_trace(ISSUE_EXAMPLES[code]).issues
 
 

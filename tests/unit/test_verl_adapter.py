@@ -161,7 +161,7 @@ def test_reward_kwargs_become_the_config() -> None:
     )
     assert config_from_kwargs({"config": {"similarity": "diou"}}).similarity == "diou"
     with pytest.raises(ConfigError, match="coords"):
-        compute_score("s", TEXTS[0], GT, coords="norm100")
+        compute_score("s", TEXTS[0], GT, coords="norm10")
     with pytest.warns(GroundTruthWarning, match="coord"):
         compute_score("s", TEXTS[0], GT, coord="norm1000")  # a typo is reported, not fatal
 

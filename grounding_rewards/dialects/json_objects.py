@@ -1,0 +1,120 @@
+r"""The ``json`` dialect: Qwen2.5-VL / Qwen3-VL grounding objects.
+
+Models write ``{"bbox_2d": [x1, y1, x2, y2], "label": "cat"}`` (and
+``{"point_2d": [x, y], "label": ...}`` for points), one object or a list, bare or in a
+```` ```json ```` fence, anywhere in the text. What models really emit is read:
+single quotes, trailing commas, keys in any order, ``[[x1, y1, x2, y2]]``. A list cut off
+by the token limit keeps its complete objects; a box key whose object never closes is
+reported (``truncated_json``) and not counted. A ``bbox_2d`` whose value is not numbers
+(``null``, ``"1,2,3,4"``, ``[NaN, ...]``) counts as one invalid box and is reported
+(``malformed_json``).
+
+The reader never calls ``json.loads`` on model output and never recurses: an object is
+a ``{...}`` without braces inside (found in one linear scan), so nesting
+``[[[[...`` a hundred thousand deep costs one pass.
+
+Example:
+    >>> from grounding_rewards import DEFAULT_CONFIG
+    >>> text = "[{'label': 'cat', 'bbox_2d': [1, 2, 3, 4],}, {\"bbox_2d\": [5, 6"
+    >>> reading = read_json(text, DEFAULT_CONFIG)
+    >>> [(m.label, m.box) for m in reading.boxes], [i.code for i in reading.issues]
+    ([('cat', (1.0, 2.0, 3.0, 4.0))], ['truncated_json'])
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from typing import TYPE_CHECKING
+
+from grounding_rewards.dialects._numbers import group, read_numbers
+from grounding_rewards.dialects.marks import BoxMark, PointMark, Reading
+
+if TYPE_CHECKING:
+    from grounding_rewards.config import RewardConfig
+
+__all__ = ["read_json"]
+
+_OBJECT = re.compile(r"\{[^{}]*\}")
+_KEY = re.compile(r"""["'](bbox_2d|point_2d)["']\s*:\s*""")
+_VALUE = re.compile(r"\[[-+\d.eE\s,\[\]]*\]")
+_LABEL = re.compile(
+    r"""["']label["']\s*:\s*(?:"((?:[^"\\\n]|\\.){0,400})"|'((?:[^'\\\n]|\\.){0,400})')"""
+)
+_MAX_VALUE_CHARS = 96 * 101
+
+
+def _label(text: str, start: int, end: int) -> str:
+    match = _LABEL.search(text, start, end)
+    if match is None:
+        return ""
+    double, single = match.groups()
+    if double is not None:
+        try:
+            value = json.loads(f'"{double}"')
+        except ValueError:
+            value = double
+        return str(value).strip()
+    return (single or "").replace("\\'", "'").strip()
+
+
+def read_json(text: str, config: RewardConfig) -> Reading:
+    """Read every ``bbox_2d`` / ``point_2d`` object of ``text`` (see the module docs).
+
+    Args:
+        text: The completion.
+        config: ``max_boxes`` caps what is read.
+
+    Returns:
+        The boxes, points and issues found.
+    """
+    from grounding_rewards.parsing import FormatIssue
+
+    reading = Reading()
+    cap = config.max_boxes
+    objects = [(m.start(), m.end()) for m in _OBJECT.finditer(text)]
+    starts = [start for start, _ in objects]
+    labels: dict[int, str] = {}
+    truncated = 0
+    for key in _KEY.finditer(text):
+        at = key.start()
+        index = bisect.bisect_right(starts, at) - 1
+        if index < 0 or not at < objects[index][1]:
+            truncated += 1
+            if truncated == 1:
+                reading.issues.append(
+                    FormatIssue("truncated_json", at, f"{key.group(1)!r} outside a closed object")
+                )
+            continue
+        start, end = objects[index]
+        if index not in labels:
+            labels[index] = _label(text, start, end)
+        label = labels[index]
+        is_point = key.group(1) == "point_2d"
+        value = _VALUE.match(text, key.end(), end)
+        numbers = None
+        if value is not None and value.end() - value.start() <= _MAX_VALUE_CHARS:
+            numbers = read_numbers(value.group(0))
+        items = None if numbers is None else group(numbers, 2 if is_point else 4, cap)
+        if items is None:
+            reading.issues.append(
+                FormatIssue(
+                    "malformed_json",
+                    at,
+                    f"cannot read {key.group(1)!r} from {text[key.end() : key.end() + 40]!r}",
+                )
+            )
+            if is_point:
+                reading.points.append(PointMark(label, None, start, end))
+            else:
+                reading.boxes.append(BoxMark(label, None, start, end))
+        elif is_point:
+            reading.points.extend(PointMark(label, (p[0], p[1]), start, end) for p in items)
+        else:
+            reading.boxes.extend(
+                BoxMark(label, (b[0], b[1], b[2], b[3]), start, end) for b in items
+            )
+        if len(reading.boxes) > cap or len(reading.points) > cap:
+            break
+    return reading
