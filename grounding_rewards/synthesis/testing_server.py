@@ -15,7 +15,11 @@ Faults, consumed one per request from :meth:`StubOpenAIServer.script` (then ``"o
 - ``"hang"``: wait ``hang_s`` before answering (a client with a shorter timeout gives up);
 - ``"malformed_json"``: a 200 whose message content is not JSON;
 - ``"bad_body"``: a 200 whose body is not JSON at all;
-- ``"disconnect"``: close the connection without answering.
+- ``"disconnect"``: close the connection without answering;
+- ``"drop_mid_body"``: send the headers of a normal answer and half its body, then
+  close the connection (a server or proxy dying mid-response).
+
+:func:`fault_plan` draws a seeded mix of faults for a campaign.
 
 Example:
     >>> import json, urllib.request
@@ -54,13 +58,14 @@ __all__ = [
     "StubOpenAIServer",
     "StubStats",
     "echo_responder",
+    "fault_plan",
     "main",
     "offline_responder",
     "request_from_body",
     "request_text",
 ]
 
-FAULTS = ("ok", "hang", "malformed_json", "bad_body", "disconnect")
+FAULTS = ("ok", "hang", "malformed_json", "bad_body", "disconnect", "drop_mid_body")
 """Fault names understood besides ``"http_<code>"``."""
 
 Responder = Callable[[dict[str, Any]], "str | Awaitable[str]"]
@@ -106,6 +111,47 @@ def request_text(body: dict[str, Any]) -> str:
                     if isinstance(part, dict) and part.get("type") == "text"
                 )
     return ""
+
+
+def fault_plan(seed: int, length: int, weights: dict[str, float], *, spacing: int = 1) -> list[str]:
+    """A seeded list of ``length`` faults (``"ok"`` in between) to :meth:`~StubOpenAIServer.script`.
+
+    Args:
+        seed: Seed of the draw (same seed, same plan).
+        length: Requests the plan covers (``"ok"`` after it).
+        weights: Fault -> probability per request (the rest is ``"ok"``).
+        spacing: At least this many ``"ok"`` answers follow each fault, so that
+            bounded retries always get through.
+
+    Example:
+        >>> plan = fault_plan(0, 12, {"http_500": 0.3, "disconnect": 0.2})
+        >>> len(plan), plan == fault_plan(0, 12, {"http_500": 0.3, "disconnect": 0.2})
+        (12, True)
+        >>> all(a == "ok" or b == "ok" for a, b in zip(plan, plan[1:]))
+        True
+    """
+    import random
+
+    for fault in weights:
+        _check_fault(fault)
+    rng = random.Random(seed)
+    plan: list[str] = []
+    quiet = 0
+    for _ in range(length):
+        fault = "ok"
+        if quiet == 0:
+            draw = rng.random()
+            for name, weight in weights.items():
+                if draw < weight:
+                    fault = name
+                    break
+                draw -= weight
+        else:
+            quiet -= 1
+        if fault != "ok":
+            quiet = spacing
+        plan.append(fault)
+    return plan
 
 
 def echo_responder(body: dict[str, Any]) -> str:
@@ -398,6 +444,10 @@ class StubOpenAIServer:
             stats.in_flight -= 1
         if reply is None:
             return False
+        if fault == "drop_mid_body":
+            status, data, content_type = reply
+            await _respond_raw(writer, status, data, content_type, cut=len(data) // 2)
+            return False
         await _respond_raw(writer, *reply)
         return True
 
@@ -496,15 +546,16 @@ async def _respond(writer: asyncio.StreamWriter, status: int, payload: dict[str,
 
 
 async def _respond_raw(
-    writer: asyncio.StreamWriter, status: int, data: bytes, content_type: str
+    writer: asyncio.StreamWriter, status: int, data: bytes, content_type: str, cut: int = -1
 ) -> None:
+    # ``cut`` >= 0 sends only that many body bytes (Content-Length still says all).
     head = (
         f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
         f"Content-Type: {content_type}\r\n"
         f"Content-Length: {len(data)}\r\n"
         "Connection: keep-alive\r\n\r\n"
     ).encode("latin-1")
-    writer.write(head + data)
+    writer.write(head + (data if cut < 0 else data[:cut]))
     await writer.drain()
 
 
