@@ -55,6 +55,7 @@ __all__ = [
     "iter_image_paths",
     "run_synthesis",
     "run_synthesis_sync",
+    "storable_name",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -254,13 +255,32 @@ async def _sources(items: Iterable[Source]) -> AsyncIterator[tuple[str, bytes | 
             continue
         # Absolute, so that tools reading the records later (export) find the file
         # wherever they run from; the record id does not depend on it.
-        name = os.path.abspath(os.fspath(item))
+        path = os.path.abspath(os.fspath(item))
+        name = storable_name(path)
         try:
-            data, _ = await asyncio.to_thread(read_source, name)
+            data, _ = await asyncio.to_thread(read_source, path)
         except ImageError as exc:
             yield name, exc
             continue
         yield name, data
+
+
+def storable_name(path: str) -> str:
+    r"""``path`` as text a JSON record can hold.
+
+    A file name that is not UTF-8 decodes to lone surrogates (Python's
+    ``surrogateescape``), which no UTF-8 file can hold: its raw bytes are written
+    as visible ``\xNN`` escapes instead.
+
+    Example:
+        >>> storable_name(os.fsdecode(b"/data/caf\xe9.png"))
+        '/data/caf\\xe9.png'
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return path
 
 
 async def run_synthesis(
@@ -330,9 +350,21 @@ async def run_synthesis(
             async def one(name: str, data: bytes) -> None:
                 try:
                     record = await pipeline.process_bytes(data, source=name)
-                except Exception as exc:
+                    line = record.model_dump_json() if record.status == "ok" else None
+                except Exception as exc:  # a bug or unstorable text: this record fails
                     record = _internal_failure(pipeline, name, data, exc)
-                finish(record)
+                    line = None
+                if line is not None:
+                    writer.write_line(line)
+                    summary.add(record)
+                    bar.update(summary)
+                else:
+                    finish(record)
+
+            def settle(done: set[asyncio.Task[None]]) -> None:
+                # An error outside a record (a full disk) ends the run, never silently.
+                for task in done:
+                    task.result()
 
             pending: set[asyncio.Task[None]] = set()
             async for name, data in _sources(sources):
@@ -352,9 +384,11 @@ async def run_synthesis(
                     pending.add(asyncio.create_task(one(name, data)))
                 bar.update(summary)
                 if len(pending) >= concurrency:
-                    _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    settle(done)
             if pending:
-                await asyncio.wait(pending)
+                done, _ = await asyncio.wait(pending)
+                settle(done)
     summary.elapsed_s = round(time.monotonic() - started, 3)
     summary.records_per_s = round(
         (summary.written + summary.failed) / max(summary.elapsed_s, 1e-9), 3

@@ -16,6 +16,8 @@ import pytest
 from skimage import data
 
 from grounding_rewards.cli import main
+from grounding_rewards.synthesis.backends.base import GenerationRequest
+from grounding_rewards.synthesis.backends.offline import OfflineBackend
 from grounding_rewards.synthesis.backends.openai_http import OpenAIBackend
 from grounding_rewards.synthesis.config import SynthesisConfig
 from grounding_rewards.synthesis.pipeline import Pipeline, encode_array
@@ -111,3 +113,48 @@ def test_a_failed_report_write_keeps_the_previous_report(
     monkeypatch.undo()
     assert report.read_text(encoding="utf-8") == "the previous report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.jsonl", "report.html"]
+
+
+class _SurrogateModel(OfflineBackend):
+    """The offline model, but every caption it writes starts with a lone surrogate."""
+
+    async def generate(self, request: GenerationRequest) -> str:
+        answer = await super().generate(request)
+        # A JSON escape, as models write it; json.loads makes it a lone surrogate.
+        return answer.replace('"caption": "', '"caption": "\\ud800 ')
+
+
+def test_lone_surrogates_in_model_answers_never_break_a_record(tmp_path: Path) -> None:
+    from grounding_rewards.synthesis.runner import run_synthesis_sync
+    from grounding_rewards.synthesis.store import iter_records, scan
+
+    images = [
+        ("coffee.png", encode_array(data.coffee())),
+        ("cat.png", encode_array(data.chelsea())),
+    ]
+    summary = run_synthesis_sync(images, tmp_path, Pipeline(_SurrogateModel()), progress=False)
+    assert (summary.written, summary.failed) == (2, 0), summary.failures_by_reason
+    records = list(iter_records(tmp_path))  # every line reads back
+    assert len(records) == 2 and scan(tmp_path).corrupt_lines == 0
+    assert all("\ufffd" in r.main_caption and "\ud800" not in r.main_caption for r in records)
+
+
+def test_an_image_whose_name_is_not_utf8_becomes_a_record(tmp_path: Path) -> None:
+    import os
+
+    from PIL import Image
+
+    from grounding_rewards.synthesis.runner import iter_image_paths, run_synthesis_sync
+    from grounding_rewards.synthesis.store import iter_records
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(data.coffee()).save(folder / "x.png")
+    os.rename(folder / "x.png", os.path.join(os.fsencode(folder), b"caf\xe9.png"))
+    out = tmp_path / "out"
+    summary = run_synthesis_sync(
+        iter_image_paths([folder]), out, Pipeline(OfflineBackend()), progress=False
+    )
+    assert (summary.written, summary.failed) == (1, 0)
+    (record,) = iter_records(out)
+    assert record.image.source.endswith("caf\\xe9.png")  # visible, and the line reads back

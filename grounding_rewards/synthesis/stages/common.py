@@ -58,6 +58,7 @@ AnswerT = TypeVar("AnswerT", bound=BaseModel)
 _LABEL_JUNK = re.compile(r"[^a-z0-9 '\-]+")
 _SPACES = re.compile(r"\s+")
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
 class StageFailedError(GroundingRewardsError, RuntimeError):
@@ -188,18 +189,35 @@ def _json_candidates(text: str) -> list[str]:
     return candidates
 
 
+def _without_surrogates(value: Any) -> Any:
+    # A "\ud800" escape decodes to a lone surrogate, which no UTF-8 file can hold:
+    # it becomes U+FFFD, visibly, before the text reaches a record.
+    text = json.dumps(value, ensure_ascii=False)
+    return json.loads(_SURROGATE.sub("\ufffd", text)) if _SURROGATE.search(text) else value
+
+
 def parse_answer(text: str, model: type[AnswerT], *, stage: str = "") -> AnswerT:
-    """Parse a model's answer into ``model``; accepts code fences and chatter around the JSON.
+    r"""Parse a model's answer into ``model``; accepts code fences and chatter around the JSON.
+
+    Lone surrogates (``"\ud800"`` escapes) in the answer's strings become U+FFFD.
 
     Raises:
         StageFailedError: ``malformed_json`` when no candidate validates.
+
+    Example:
+        >>> answer = parse_answer('{"caption": "A \\ud800 cat."}', MainCaptionAnswer)
+        >>> answer.caption == "A \ufffd cat."
+        True
     """
     problem = f"expected a JSON object, got {text[:60]!r}"
     for candidate in _json_candidates(text):
         try:
-            value = json.loads(candidate)
+            value = _without_surrogates(json.loads(candidate))
         except json.JSONDecodeError as exc:
             problem = f"invalid JSON ({exc.msg} at {exc.pos})"
+            continue
+        except RecursionError:
+            problem = "JSON nested too deeply to decode"
             continue
         try:
             return model.model_validate(value)
