@@ -6,7 +6,9 @@ Run:  python benchmarks/bench_rewards.py [--n 10000] [--repeats 5]
   converts them to floats, nothing else (no reward at all);
 - baseline: the straightforward box reward: the same regex, a numpy IoU matrix and
   scipy's linear_sum_assignment on every sample, (Σ IoU) / max(n, m);
-- ours: grounding_rewards.bbox_reward and grounding_reward (format + option + bbox).
+- ours: grounding_rewards.bbox_reward and grounding_reward (format + option + bbox);
+  bbox_reward also on the same boxes written in the JSON dialect (Qwen2.5-VL's
+  ``{"bbox_2d": [...], "label": ...}``), against the same reward on tag completions.
 
 Everything runs in this process on one core, on the same seeded corpus; the table
 gives medians over the repeats and ratios against the floor and the baseline.
@@ -30,7 +32,9 @@ from scipy.optimize import linear_sum_assignment
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import Sample, make_corpus
 
-from grounding_rewards import bbox_reward, grounding_reward
+from grounding_rewards import RewardConfig, bbox_reward, grounding_reward, parse_trace
+
+JSON = RewardConfig(dialect="json")
 
 _FLOOR = re.compile(
     r"<bbox>\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,"
@@ -61,6 +65,12 @@ def baseline(sample: Sample) -> float:
 
 def ours_bbox(sample: Sample) -> object:
     return bbox_reward(sample.completion, sample.gt_boxes, image_size=sample.image_size)
+
+
+def ours_bbox_json(sample: Sample) -> object:
+    return bbox_reward(
+        sample.json_completion, sample.gt_boxes, image_size=sample.image_size, config=JSON
+    )
 
 
 def ours_grounding(sample: Sample) -> object:
@@ -108,7 +118,12 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):  # one core: the last one (others may be busier)
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     corpus = make_corpus(args.n)
-    for function in (floor, baseline, ours_bbox, ours_grounding):  # warm caches and imports
+    for sample in corpus[:500]:  # well-formed, the two dialects give the same rewards
+        if not parse_trace(sample.completion).issues and ours_bbox(sample) != ours_bbox_json(
+            sample
+        ):
+            raise SystemExit(f"json and tags disagree on {sample.completion[:80]!r}")
+    for function in (floor, baseline, ours_bbox, ours_bbox_json, ours_grounding):
         for sample in corpus[:200]:
             function(sample)
     results = per_completion_us(
@@ -116,6 +131,7 @@ def main() -> None:
             "floor (regex + float)": floor,
             "baseline (numpy IoU + scipy)": baseline,
             "ours: bbox_reward": ours_bbox,
+            "ours: bbox_reward (json)": ours_bbox_json,
             "ours: grounding_reward": ours_grounding,
         },
         corpus,
@@ -139,6 +155,11 @@ def main() -> None:
     print(
         f"grounding_reward / floor: {results['ours: grounding_reward'] / floor_us:.2f}x "
         "(target <= 3x)"
+    )
+    print(
+        f"bbox_reward json / tags: "
+        f"{results['ours: bbox_reward (json)'] / results['ours: bbox_reward']:.2f}x "
+        "(target <= 1.5x)"
     )
     print(
         f"GRPO batch of 1024 completions, grounding_reward: "

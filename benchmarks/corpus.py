@@ -3,6 +3,10 @@
 1-6 ground-truth objects per image, 0-8 grounded spans per completion (jittered
 ground truth, spare boxes, occasional plural boxes), 0.4-1.5 KB of reasoning, and
 about 10% malformed completions (unclosed tags, garbled boxes, missing answers).
+
+Each sample is written twice with the same boxes: in the ``tags`` dialect
+(``completion``) and in the ``json`` dialect (``json_completion``: Qwen2.5-VL style
+``{"bbox_2d": [...], "label": ...}`` objects in the reasoning).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ class Sample:
     gt_labels: list[str]
     image_size: tuple[int, int]
     choices: list[str]
+    json_completion: str = ""
 
 
 def _filler(rng: random.Random, n_chars: int) -> str:
@@ -88,6 +93,11 @@ def _span(label: str, boxes: list[list[float]]) -> str:
     return f"<obj>{label}</obj><bbox>{body}</bbox>"
 
 
+def _json_span(label: str, boxes: list[list[float]]) -> str:
+    body = _span(label, boxes).split("<bbox>")[1].removesuffix("</bbox>")
+    return f'{{"bbox_2d": {body}, "label": "{label}"}}'
+
+
 def _malform(rng: random.Random, text: str) -> str:
     kind = rng.randrange(5)
     if kind == 0:
@@ -122,17 +132,31 @@ def make_corpus(n: int = 10_000, seed: int = 0) -> list[Sample]:
                 label = rng.choice(LABELS)
             if rng.random() < 0.05:
                 boxes.append(_random_box(rng, width, height))
-            pieces.append(_span(label, boxes))
+            pieces.append((label, boxes))
         chunk = max(target_chars // (n_spans + 1), 20)
-        body = _filler(rng, chunk)
-        for piece in pieces:
-            body += " " + piece + " " + _filler(rng, chunk)
+        fillers = [_filler(rng, chunk) for _ in range(len(pieces) + 1)]
         answer = rng.choice("ABCD")
         said = answer if rng.random() < 0.7 else rng.choice("ABCD")
-        text = f"<think>{body}</think>\n<answer>{said}</answer>"
-        if rng.random() < 0.1:
-            text = _malform(rng, text)
+        malform = rng.random() < 0.1
+        malform_seed = rng.random()
+        texts = []
+        for write in (_span, _json_span):
+            body = fillers[0]
+            for piece, filler in zip(pieces, fillers[1:], strict=True):
+                body += " " + write(*piece) + " " + filler
+            text = f"<think>{body}</think>\n<answer>{said}</answer>"
+            if malform:
+                text = _malform(random.Random(malform_seed), text)
+            texts.append(text)
         samples.append(
-            Sample(text, answer, gt, labels, (width, height), ["red", "white", "blue", "black"])
+            Sample(
+                texts[0],
+                answer,
+                gt,
+                labels,
+                (width, height),
+                ["red", "white", "blue", "black"],
+                texts[1],
+            )
         )
     return samples

@@ -6,8 +6,8 @@ Models write ``{"bbox_2d": [x1, y1, x2, y2], "label": "cat"}`` (and
 single quotes, trailing commas, keys in any order, ``[[x1, y1, x2, y2]]``. A list cut off
 by the token limit keeps its complete objects; a box key whose object never closes is
 reported (``truncated_json``) and not counted. A ``bbox_2d`` whose value is not numbers
-(``null``, ``"1,2,3,4"``, ``[NaN, ...]``) counts as one invalid box and is reported
-(``malformed_json``).
+(``null``, ``"1,2,3,4"``, ``[NaN, ...]``, a nested object) counts as one invalid box and
+is reported (``malformed_json``).
 
 The reader never calls ``json.loads`` on model output and never recurses: an object is
 a ``{...}`` without braces inside (found in one linear scan), so nesting
@@ -36,7 +36,13 @@ if TYPE_CHECKING:
 
 __all__ = ["read_json"]
 
-_OBJECT = re.compile(r"\{[^{}]*\}")
+_N = r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*"
+# The common case in one match: {"bbox_2d": [x1, y1, x2, y2], "label": "..."}; any other
+# flat object ({...} without braces inside) is read key by key.
+_OBJECT = re.compile(
+    rf'\{{\s*"bbox_2d"\s*:\s*\[{_N},{_N},{_N},{_N}\]\s*,\s*"label"\s*:\s*"([^"\\{{}}]*)"\s*\}}'
+    r"|\{[^{}]*\}"
+)
 _KEY = re.compile(r"""["'](bbox_2d|point_2d)["']\s*:\s*""")
 _VALUE = re.compile(r"\[[-+\d.eE\s,\[\]]*\]")
 _LABEL = re.compile(
@@ -69,28 +75,37 @@ def read_json(text: str, config: RewardConfig) -> Reading:
     Returns:
         The boxes, points and issues found.
     """
-    from grounding_rewards.parsing import FormatIssue
-
     reading = Reading()
     cap = config.max_boxes
-    objects = [(m.start(), m.end()) for m in _OBJECT.finditer(text)]
-    starts = [start for start, _ in objects]
-    labels: dict[int, str] = {}
-    truncated = 0
-    for key in _KEY.finditer(text):
-        at = key.start()
-        index = bisect.bisect_right(starts, at) - 1
-        if index < 0 or not at < objects[index][1]:
-            truncated += 1
-            if truncated == 1:
-                reading.issues.append(
-                    FormatIssue("truncated_json", at, f"{key.group(1)!r} outside a closed object")
-                )
-            continue
-        start, end = objects[index]
-        if index not in labels:
-            labels[index] = _label(text, start, end)
-        label = labels[index]
+    found = 0
+    for match in _OBJECT.finditer(text):
+        start, end = match.span()
+        x1 = match.group(1)
+        if x1 is not None:  # the common case, read in one match
+            box = (float(x1), float(match.group(2)), float(match.group(3)), float(match.group(4)))
+            reading.boxes.append(BoxMark(match.group(5).strip(), box, start, end))
+            found += 1
+        elif text.find("_2d", start, end) >= 0:
+            found += _read_object(text, start, end, reading, cap)
+        if len(reading.boxes) > cap or len(reading.points) > cap:
+            return reading
+    if text.count("bbox_2d") + text.count("point_2d") > found:
+        _read_outside(text, reading)
+        reading.boxes.sort(key=lambda mark: mark.start)  # in order of appearance
+        reading.points.sort(key=lambda mark: mark.start)
+    return reading
+
+
+def _read_object(text: str, start: int, end: int, reading: Reading, cap: int) -> int:
+    """Read the box and point keys of one flat object; return how many keys it had."""
+    from grounding_rewards.parsing import FormatIssue
+
+    keys = 0
+    label: str | None = None
+    for key in _KEY.finditer(text, start, end):
+        keys += 1
+        if label is None:
+            label = _label(text, start, end)
         is_point = key.group(1) == "point_2d"
         value = _VALUE.match(text, key.end(), end)
         numbers = None
@@ -101,7 +116,7 @@ def read_json(text: str, config: RewardConfig) -> Reading:
             reading.issues.append(
                 FormatIssue(
                     "malformed_json",
-                    at,
+                    key.start(),
                     f"cannot read {key.group(1)!r} from {text[key.end() : key.end() + 40]!r}",
                 )
             )
@@ -115,6 +130,34 @@ def read_json(text: str, config: RewardConfig) -> Reading:
             reading.boxes.extend(
                 BoxMark(label, (b[0], b[1], b[2], b[3]), start, end) for b in items
             )
-        if len(reading.boxes) > cap or len(reading.points) > cap:
-            break
-    return reading
+    return keys
+
+
+def _read_outside(text: str, reading: Reading) -> None:
+    """Report the box and point keys that no flat object holds (cut off, or nested)."""
+    from grounding_rewards.parsing import FormatIssue
+
+    objects = [match.span() for match in _OBJECT.finditer(text)]
+    starts = [start for start, _ in objects]
+    last_close = text.rfind("}")
+    truncated = False
+    for key in _KEY.finditer(text):
+        at = key.start()
+        index = bisect.bisect_right(starts, at) - 1
+        if index >= 0 and at < objects[index][1]:
+            continue  # read with its object
+        if at > last_close:  # cut off: the object never closes
+            if not truncated:
+                truncated = True
+                reading.issues.append(
+                    FormatIssue("truncated_json", at, f"{key.group(1)!r} is cut off")
+                )
+            continue
+        # Inside something that is not a flat object (a nested value): unreadable.
+        reading.issues.append(
+            FormatIssue("malformed_json", at, f"{key.group(1)!r} in a nested object")
+        )
+        if key.group(1) == "point_2d":
+            reading.points.append(PointMark("", None, at, key.end()))
+        else:
+            reading.boxes.append(BoxMark("", None, at, key.end()))

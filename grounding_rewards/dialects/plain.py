@@ -110,7 +110,7 @@ def read_florence2(text: str, config: RewardConfig) -> Reading:
     for match in _LOC_RUN.finditer(text):
         start, end = match.start(), match.end()
         label = label_text(text[previous:start])
-        label_start = start - len(text[previous:start].lstrip()) if label else start
+        label_start = start  # the locations decide the block (a label may follow a tag)
         previous = end
         values = [float(v) for v in _LOC.findall(match.group(0))]
         if len(values) == 4:

@@ -46,7 +46,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
 from grounding_rewards.boxes import pixel_scale
+from grounding_rewards.components import GROUND_TRUTH_FIELDS
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.errors import InputError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.matching import assign, iou_rows, labels_agree
 from grounding_rewards.metrics.grounding import BoxMatch, threshold_key
@@ -102,21 +104,16 @@ def _agree(predicted: str, truth: str) -> bool:
 def as_ground_truth(target: GroundTruth | Mapping[str, Any]) -> GroundTruth:
     """Accept a :class:`GroundTruth` or a mapping with the rollout ground-truth keys.
 
-    The keys are ``answer``, ``gt_boxes``, ``gt_labels``, ``choices`` and
-    ``image_size``; others are ignored.
+    The keys are :data:`~grounding_rewards.components.GROUND_TRUTH_FIELDS` (``answer``,
+    ``gt_boxes``, ``gt_labels``, ``choices``, ``image_size``, ``gt_polygons``); others
+    are ignored.
 
     Raises:
         GroundTruthError: For malformed ground truth.
     """
     if isinstance(target, GroundTruth):
         return target
-    return parse_ground_truth(
-        answer=target.get("answer"),
-        gt_boxes=target.get("gt_boxes"),
-        gt_labels=target.get("gt_labels"),
-        choices=target.get("choices"),
-        image_size=target.get("image_size"),
-    )
+    return parse_ground_truth(**{key: target.get(key) for key in GROUND_TRUTH_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,7 +423,7 @@ def _analyses(
     synonyms: Synonyms | None,
 ) -> list[SampleAnalysis]:
     if len(preds) != len(target):
-        raise ValueError(
+        raise InputError(
             f"preds and target: expected one entry per completion in each, got {len(preds)} "
             f"and {len(target)}"
         )

@@ -56,7 +56,8 @@ from typing import Any, Literal, TypeAlias
 
 from grounding_rewards._completions import completion_text
 from grounding_rewards._optional import require
-from grounding_rewards.errors import GroundingRewardsError
+from grounding_rewards.components import GROUND_TRUTH_FIELDS
+from grounding_rewards.errors import RolloutFormatError
 
 __all__ = [
     "GROUND_TRUTH_KEYS",
@@ -70,14 +71,10 @@ __all__ = [
 ]
 
 RolloutFormat: TypeAlias = Literal["auto", "rollouts", "verl", "trl"]
-GROUND_TRUTH_KEYS: tuple[str, ...] = ("answer", "gt_boxes", "gt_labels", "choices", "image_size")
+GROUND_TRUTH_KEYS: tuple[str, ...] = GROUND_TRUTH_FIELDS
 """The ground-truth keys of a rollout, as ``parse_ground_truth`` names them."""
 
 _FILE_SUFFIXES = (".jsonl", ".json", ".parquet")
-
-
-class RolloutFormatError(GroundingRewardsError, ValueError):
-    """A rollout file or record is not in the expected format ("file:line: expected X, got Y")."""
 
 
 @dataclass(frozen=True, slots=True)
