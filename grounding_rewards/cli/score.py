@@ -2,8 +2,10 @@
 
 Each line of the input is a JSON object with ``completion`` and the ground truth:
 ``answer``, ``gt_boxes`` (pixel ``xyxy`` of the original image), ``gt_labels``,
-``image_size`` (``[width, height]``) and ``choices``; ``id`` is optional. A line that
-is not such a record stops the run with an error naming the line.
+``image_size`` (``[width, height]``), ``choices`` and ``gt_polygons``; ``id`` is optional.
+A line that is not such a record (not UTF-8, not JSON, truncated, no ``completion``,
+malformed ground truth) is reported on stderr with its line number and skipped; every
+other line is scored, and the exit status is then 1. Odd model output is never an error.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import math
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +26,14 @@ from grounding_rewards.cli._common import (
     config_from_args,
     count_lines,
     format_table,
-    read_jsonl,
 )
+from grounding_rewards.cli._skipped import SkippedRecords
 from grounding_rewards.components import GROUND_TRUTH_FIELDS
 from grounding_rewards.config import RewardConfig
 from grounding_rewards.errors import GroundTruthError
 from grounding_rewards.ground_truth import parse_ground_truth
 from grounding_rewards.metrics.evaluation import reward_columns
+from grounding_rewards.metrics.rollouts import read_rollouts
 from grounding_rewards.parsing import parse_trace
 from grounding_rewards.rewards.composite import score_trace
 
@@ -62,7 +66,11 @@ def register(subparsers: Any) -> None:
 
 
 def score_file(
-    path: Path, config: RewardConfig, *, progress: bool | None = None
+    path: Path,
+    config: RewardConfig,
+    *,
+    progress: bool | None = None,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Score every rollout of a JSONL file.
 
@@ -70,30 +78,39 @@ def score_file(
         path: The rollouts file.
         config: Reward configuration.
         progress: Show a progress bar (``None``: when stderr is a terminal).
+        on_error: Called with the error of each malformed record (not UTF-8, not JSON,
+            truncated, without ``completion``, or with malformed ground truth), which is
+            then skipped; ``None`` raises the first one instead.
 
     Returns:
         Per-sample rows and the summary (means over the samples where a component
         applies, and the count of each format issue).
 
     Raises:
-        DataFileError: For a bad line, naming it.
+        DataFileError: For a bad line, naming it, when ``on_error`` is ``None``.
     """
     rows: list[dict[str, Any]] = []
     issue_counts: Counter[str] = Counter()
     bar = Progress(count_lines(path), "scoring", enabled=progress)
-    for number, record in read_jsonl(path):
-        if "completion" not in record:
-            raise DataFileError(f"{path}:{number}: expected a 'completion' field")
+
+    def fail(error: Exception) -> None:
+        if on_error is None:
+            raise DataFileError(str(error)) from None
+        on_error(error)
+
+    for rollout in read_rollouts(path, format="rollouts", on_error=fail):
+        bar.advance()
         try:
-            truth = parse_ground_truth(**{f: record.get(f) for f in GROUND_TRUTH_FIELDS})
-            trace = parse_trace(record["completion"], config=config)
+            truth = parse_ground_truth(**{f: rollout.target.get(f) for f in GROUND_TRUTH_FIELDS})
+            trace = parse_trace(rollout.completion, config=config)
             result = score_trace(trace, truth, config)
         except (GroundTruthError, ValueError) as error:
-            raise DataFileError(f"{path}:{number}: {error}") from None
+            fail(DataFileError(f"{rollout.source}: {error}"))
+            continue
         codes = [issue.code for issue in result.issues]
         issue_counts.update(set(codes))
-        rows.append({"line": number, "id": record.get("id"), **result.as_dict()})
-        bar.advance()
+        line = int(rollout.source.rsplit(":", 1)[-1])
+        rows.append({"line": line, "id": rollout.id, **result.as_dict()})
     bar.close()
     summary: dict[str, Any] = {"samples": len(rows)}
     for name in reward_columns(config):
@@ -123,14 +140,15 @@ def run(args: argparse.Namespace) -> int:
         args: Parsed arguments.
 
     Returns:
-        0 on success.
+        0 on success; 1 when malformed records were skipped (each reported on stderr).
     """
     config = config_from_args(args)
-    rows, summary = score_file(args.rollouts, config, progress=args.progress)
+    skipped = SkippedRecords("score")
+    rows, summary = score_file(args.rollouts, config, progress=args.progress, on_error=skipped)
     if args.json:
         json.dump({"samples": rows, "summary": summary}, sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
+        return skipped.exit_code()
     if not args.summary_only:
         columns = reward_columns(config)
         header = ["line", "id", *columns, "boxes", "issues"]
@@ -159,4 +177,4 @@ def run(args: argparse.Namespace) -> int:
         print()
         counts = [[code, str(count)] for code, count in summary["issue_counts"].items()]
         print(format_table(["format issue", "samples"], counts))
-    return 0
+    return skipped.exit_code()

@@ -336,12 +336,6 @@ def test_score_on_odd_model_output(hostile: dict[str, Any]) -> None:
     assert samples[0]["total"] > 0 and all(0 <= s["format"] <= 1 for s in samples)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="score stops at the first malformed record (exit 2, or a RecursionError "
-    "traceback for deep nesting); cli/score.py is being rewritten: read the file with "
-    "metrics.rollouts.read_rollouts(on_error=cli._skipped.SkippedRecords('score'))",
-)
 def test_score_on_malformed_records_reports_each_line_and_scores_the_rest(
     hostile: dict[str, Any],
 ) -> None:

@@ -68,7 +68,7 @@ def test_config_flags_change_the_score(capsys: pytest.CaptureFixture[str]) -> No
     [
         ('{"completion": "x"}\nnot json\n', "rollouts.jsonl:2: expected a JSON object"),
         ("[1, 2]\n", "rollouts.jsonl:1: expected a JSON object, got list"),
-        ('{"answer": "A"}\n', "rollouts.jsonl:1: expected a 'completion' field"),
+        ('{"answer": "A"}\n', "rollouts.jsonl:1: expected a 'completion' key"),
         (
             '{"completion": "x", "gt_boxes": [[5, 5, 1, 1]]}\n',
             "rollouts.jsonl:1: gt_boxes[0]: expected x1 < x2 and y1 < y2",
@@ -78,10 +78,14 @@ def test_config_flags_change_the_score(capsys: pytest.CaptureFixture[str]) -> No
 def test_a_bad_line_is_named(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
 ) -> None:
+    # The bad line is reported and skipped; every other line is scored; exit status 1.
     path = tmp_path / "rollouts.jsonl"
-    path.write_text(content)
-    assert main(["score", str(path)]) == 2
-    assert message in capsys.readouterr().err
+    path.write_text(content + '{"completion": "<answer>A</answer>", "answer": "A"}\n')
+    assert main(["score", str(path), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert message in captured.err
+    rows = json.loads(captured.out)["samples"]
+    assert [row["accuracy"] for row in rows][-1] == 1.0
 
 
 def test_a_bad_config_value_is_named(capsys: pytest.CaptureFixture[str]) -> None:
