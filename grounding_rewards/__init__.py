@@ -60,6 +60,7 @@ from grounding_rewards.rewards import (
     option_reward,
     point_reward,
 )
+from grounding_rewards.zoom.reward import zoom_reward
 
 __version__ = "0.1.0"
 
@@ -110,4 +111,5 @@ __all__ = [
     "render_marks",
     "rotated_box_iou",
     "to_pixels",
+    "zoom_reward",
 ]

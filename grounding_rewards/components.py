@@ -375,4 +375,12 @@ _builtin(
     "point_reward",
     "one-to-one points inside ground-truth boxes (or masks), with a length penalty",
 )
+_builtin(
+    "zoom",
+    "grounding_rewards.zoom.reward:zoom_component",
+    ("gt_boxes", "image_size", "answer", "choices"),
+    0.0,
+    "zoom_reward",
+    "zoom-in crops that contain the evidence tightly, one per evidence box, then an answer",
+)
 _BUILTIN_NAMES = frozenset(_REGISTRY)
