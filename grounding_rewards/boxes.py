@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from grounding_rewards.config import CoordSpace
-from grounding_rewards.errors import ConfigError, GroundTruthError
+from grounding_rewards.errors import ConfigError, GroundTruthError, InputError
 
 __all__ = [
     "COORD_SPACES",
@@ -67,7 +67,7 @@ def as_boxes(boxes: ArrayLike) -> NDArray[np.float64]:
         A float64 array ``[N, 4]``.
 
     Raises:
-        ValueError: When the shape is not ``[N, 4]`` or ``[4]``.
+        InputError: When the shape is not ``[N, 4]`` or ``[4]`` (a ``ValueError``).
 
     Example:
         >>> as_boxes([1, 2, 3, 4]).shape, as_boxes([]).shape
@@ -79,7 +79,7 @@ def as_boxes(boxes: ArrayLike) -> NDArray[np.float64]:
     if array.ndim == 1 and array.shape[0] == 4:
         return array.reshape(1, 4)
     if array.ndim != 2 or array.shape[1] != 4:
-        raise ValueError(f"expected boxes of shape [N, 4], got {array.shape}")
+        raise InputError(f"expected boxes of shape [N, 4], got {array.shape}")
     return array
 
 
@@ -115,7 +115,7 @@ def box_convert(boxes: ArrayLike, in_fmt: BoxFormat, out_fmt: BoxFormat) -> NDAr
         ``[N, 4]`` boxes in ``out_fmt``.
 
     Raises:
-        ValueError: For an unknown format.
+        ConfigError: For an unknown format (a ``ValueError``).
 
     Example:
         >>> box_convert([[10, 10, 20, 30]], "xyxy", "cxcywh").tolist()
@@ -142,7 +142,7 @@ def box_convert(boxes: ArrayLike, in_fmt: BoxFormat, out_fmt: BoxFormat) -> NDAr
     return b
 
 
-def validate_image_size(image_size: Any) -> tuple[float, float]:
+def validate_image_size(image_size: Sequence[float] | dict[str, float]) -> tuple[float, float]:
     """Check an image size and return it as ``(width, height)`` floats.
 
     Accepts a ``(width, height)`` pair or a mapping with ``width`` and ``height``.
@@ -160,10 +160,14 @@ def validate_image_size(image_size: Any) -> tuple[float, float]:
         >>> validate_image_size({"width": 640, "height": 480})
         (640.0, 480.0)
     """
-    if isinstance(image_size, dict):
-        image_size = (image_size.get("width"), image_size.get("height"))
+    # Checked, not trusted: ground truth arrives from JSON, so anything may come in.
+    pair: Any = (
+        (image_size.get("width"), image_size.get("height"))
+        if isinstance(image_size, dict)  # not Mapping: an ABC check on the hot path
+        else image_size
+    )
     try:
-        raw_width, raw_height = image_size
+        raw_width, raw_height = pair
         width, height = float(raw_width), float(raw_height)
     except (TypeError, ValueError):
         raise GroundTruthError(
@@ -254,8 +258,8 @@ def pixel_scale(
         ``(sx, sy)`` with ``x_pixel = sx * x`` and ``y_pixel = sy * y``.
 
     Raises:
-        ValueError: For a normalized or resized space without an image size, or an
-            unknown space.
+        GroundTruthError: For a normalized or resized space without an image size.
+        ConfigError: For an unknown space (both are ``ValueError``).
 
     Example:
         >>> pixel_scale("norm1", (640, 480))
@@ -266,7 +270,7 @@ def pixel_scale(
     if space not in COORD_SPACES:
         raise ConfigError(f"coords: expected one of {COORD_SPACES}, got {space!r}")
     if image_size is None:
-        raise ValueError(
+        raise GroundTruthError(
             f"coords={space!r} needs image_size=(width, height) to convert boxes to pixels, "
             "got None"
         )
@@ -304,7 +308,8 @@ def to_pixels(
         ``[N, 4]`` pixel boxes.
 
     Raises:
-        ValueError: As :func:`pixel_scale`.
+        GroundTruthError: As :func:`pixel_scale` (both are ``ValueError``).
+        ConfigError: As :func:`pixel_scale`.
 
     Example:
         >>> to_pixels([[0, 0, 644, 476]], "qwen25vl", (640, 480)).tolist()

@@ -21,13 +21,15 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import Similarity
+from grounding_rewards.errors import ConfigError, InputError
 
 __all__ = [
     "box_iou",
@@ -35,6 +37,7 @@ __all__ = [
     "complete_box_iou",
     "distance_box_iou",
     "generalized_box_iou",
+    "iou_rows",
     "pair_similarity_function",
     "paired_box_iou",
     "paired_complete_box_iou",
@@ -43,11 +46,30 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+BoxTuple = tuple[float, ...]
 _FOUR_OVER_PI_SQUARED = 4.0 / math.pi**2
+_KINDS: tuple[str, ...] = get_args(Similarity)
+
+
+def _box_inter_union(b1: Array, b2: Array) -> tuple[Array, Array]:
+    """Intersection and union areas of broadcastable ``xyxy`` box arrays ``[..., 4]``.
+
+    The array kernel every numpy variant builds on (as torchvision's
+    ``_box_inter_union``); :func:`iou_rows` is its plain-Python twin.
+    """
+    x1, y1, x2, y2 = b1[..., 0], b1[..., 1], b1[..., 2], b1[..., 3]
+    u1, v1, u2, v2 = b2[..., 0], b2[..., 1], b2[..., 2], b2[..., 3]
+    inter = np.clip(np.minimum(x2, u2) - np.maximum(x1, u1), 0, None) * np.clip(
+        np.minimum(y2, v2) - np.maximum(y1, v1), 0, None
+    )
+    union = (x2 - x1) * (y2 - y1) + (u2 - u1) * (v2 - v1) - inter
+    return inter, union
 
 
 def _geometry(b1: Array, b2: Array, kind: Similarity) -> Array:
-    """Similarity of broadcastable box arrays ``[..., 4]`` (the one implementation)."""
+    """Similarity of broadcastable box arrays ``[..., 4]``, built on :func:`_box_inter_union`."""
+    if kind not in _KINDS:
+        raise ConfigError(f"similarity: expected one of {_KINDS}, got {kind!r}")
     with np.errstate(all="ignore"):
         x1, y1, x2, y2 = b1[..., 0], b1[..., 1], b1[..., 2], b1[..., 3]
         u1, v1, u2, v2 = b2[..., 0], b2[..., 1], b2[..., 2], b2[..., 3]
@@ -59,11 +81,7 @@ def _geometry(b1: Array, b2: Array, kind: Similarity) -> Array:
             & (u1 < u2)
             & (v1 < v2)
         )
-        w1, h1, w2, h2 = x2 - x1, y2 - y1, u2 - u1, v2 - v1
-        inter = np.clip(np.minimum(x2, u2) - np.maximum(x1, u1), 0, None) * np.clip(
-            np.minimum(y2, v2) - np.maximum(y1, v1), 0, None
-        )
-        union = w1 * h1 + w2 * h2 - inter
+        inter, union = _box_inter_union(b1, b2)
         iou = inter / union
         if kind == "iou":
             out = iou
@@ -77,7 +95,9 @@ def _geometry(b1: Array, b2: Array, kind: Similarity) -> Array:
                 centre_distance2 = ((x1 + x2 - u1 - u2) ** 2 + (y1 + y2 - v1 - v2) ** 2) / 4
                 out = iou - centre_distance2 / (hull_w**2 + hull_h**2)
                 if kind == "ciou":
-                    v = _FOUR_OVER_PI_SQUARED * (np.arctan(w2 / h2) - np.arctan(w1 / h1)) ** 2
+                    angle1 = np.arctan((x2 - x1) / (y2 - y1))
+                    angle2 = np.arctan((u2 - u1) / (v2 - v1))
+                    v = _FOUR_OVER_PI_SQUARED * (angle2 - angle1) ** 2
                     alpha = np.where(v > 0, v / (1 - iou + v), 0.0)
                     out = out - alpha * v
         worst = 0.0 if kind == "iou" else -1.0
@@ -93,7 +113,7 @@ def _pairwise(boxes1: ArrayLike, boxes2: ArrayLike, kind: Similarity) -> Array:
 def _paired(boxes1: ArrayLike, boxes2: ArrayLike, kind: Similarity) -> Array:
     b1, b2 = as_boxes(boxes1), as_boxes(boxes2)
     if b1.shape != b2.shape:
-        raise ValueError(f"expected two [N, 4] arrays of the same N, got {b1.shape} and {b2.shape}")
+        raise InputError(f"expected two [N, 4] arrays of the same N, got {b1.shape} and {b2.shape}")
     return _geometry(b1, b2, kind)
 
 
@@ -262,52 +282,103 @@ def box_similarity(boxes1: ArrayLike, boxes2: ArrayLike, kind: Similarity = "iou
     return mapped
 
 
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
+def iou_rows(
+    boxes1: Sequence[BoxTuple],
+    valid1: Sequence[bool],
+    boxes2: Sequence[BoxTuple],
+    kind: Similarity = "iou",
+) -> list[list[float]]:
+    """Similarity of every pair as nested lists, in plain Python: the reward's hot path.
+
+    For the handful of boxes of one completion, plain Python is several times faster
+    than building numpy arrays. This is the scalar twin of :func:`box_similarity`
+    (which it equals on valid boxes, tested): the only place outside
+    :func:`_box_inter_union` where an intersection or a union is computed.
+
+    Args:
+        boxes1: ``N`` predicted ``xyxy`` boxes.
+        valid1: Which predicted boxes are valid; invalid rows are all 0.
+        boxes2: ``M`` *valid* ground-truth boxes (finite, ``x1 < x2``, ``y1 < y2``).
+        kind: ``iou``, ``giou``, ``diou`` or ``ciou`` (the last three mapped to ``[0, 1]``).
+
+    Returns:
+        ``N`` rows of ``M`` similarities in ``[0, 1]``; huge coordinates give a value in
+        range too, never NaN.
+
+    Example:
+        >>> iou_rows([(0, 0, 2, 2), (0, 0, 0, 0)], [True, False], [(1, 1, 3, 3)])
+        [[0.14285714285714285], [0.0]]
+        >>> iou_rows([(0, 0, 1, 1)], [True], [(2, 0, 3, 1)], "giou")
+        [[0.33333333333333337]]
+    """
+    extended = kind != "iou"
+    targets = [(u1, v1, u2, v2, (u2 - u1) * (v2 - v1)) for u1, v1, u2, v2 in boxes2]
+    zeros = [0.0] * len(boxes2)
+    rows = []
+    for (x1, y1, x2, y2), ok in zip(boxes1, valid1, strict=True):
+        if not ok:
+            rows.append(zeros[:])
+            continue
+        area = (x2 - x1) * (y2 - y1)
+        row = []
+        for u1, v1, u2, v2, target_area in targets:
+            # The intersection and union, inlined: a function call per pair would cost
+            # about 5% of the whole reward.
+            iw = (x2 if x2 < u2 else u2) - (x1 if x1 > u1 else u1)
+            ih = (y2 if y2 < v2 else v2) - (y1 if y1 > v1 else v1)
+            if iw <= 0.0 or ih <= 0.0:  # disjoint: most pairs, so decided first
+                row.append(
+                    _extended(kind, 0.0, area + target_area, x1, y1, x2, y2, u1, v1, u2, v2)
+                    if extended
+                    else 0.0
+                )
+                continue
+            inter = iw * ih
+            union = area + target_area - inter
+            if extended:
+                row.append(_extended(kind, inter, union, x1, y1, x2, y2, u1, v1, u2, v2))
+                continue
+            # union <= 0 only when areas underflow; NaN (inf / inf) fails the range test
+            value = inter / union if union > 0.0 else 0.0
+            row.append(value if 0.0 <= value <= 1.0 else 0.0)
+        rows.append(row)
+    return rows
+
+
+def _extended(
+    kind: Similarity,
+    inter: float,
+    union: float,
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    u1: float,
+    v1: float,
+    u2: float,
+    v2: float,
+) -> float:
+    """GIoU, DIoU or CIoU of one pair from its intersection and union, mapped to ``[0, 1]``."""
+    try:
+        iou = inter / union
+        hull_w = (x2 if x2 > u2 else u2) - (x1 if x1 < u1 else u1)
+        hull_h = (y2 if y2 > v2 else v2) - (y1 if y1 < v1 else v1)
+        if kind == "giou":
+            hull = hull_w * hull_h
+            return _map(iou - (hull - union) / hull)
+        dx = (x1 + x2 - u1 - u2) / 2
+        dy = (y1 + y2 - v1 - v2) / 2
+        diou = iou - (dx * dx + dy * dy) / (hull_w * hull_w + hull_h * hull_h)
+        if kind == "diou":
+            return _map(diou)
+        v = (
+            _FOUR_OVER_PI_SQUARED
+            * (math.atan((u2 - u1) / (v2 - v1)) - math.atan((x2 - x1) / (y2 - y1))) ** 2
+        )
+        alpha = v / (1 - iou + v) if v > 0 else 0.0
+        return _map(diou - alpha * v)
+    except (ZeroDivisionError, OverflowError):  # only reachable with absurd coordinates
         return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    value = inter / union if union > 0.0 else 0.0  # union 0 only when areas underflow
-    return value if 0.0 <= value <= 1.0 else 0.0  # inf / inf on huge boxes is NaN
-
-
-def _giou_parts(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float, float]:
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    inter = iw * ih if iw > 0 and ih > 0 else 0.0
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    hull_w = max(a[2], b[2]) - min(a[0], b[0])
-    hull_h = max(a[3], b[3]) - min(a[1], b[1])
-    return inter / union, union, hull_w, hull_h
-
-
-def _mapped_giou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    iou, union, hull_w, hull_h = _giou_parts(a, b)
-    hull = hull_w * hull_h
-    return _map(iou - (hull - union) / hull)
-
-
-def _diou(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float]:
-    iou, _, hull_w, hull_h = _giou_parts(a, b)
-    dx = (a[0] + a[2] - b[0] - b[2]) / 2
-    dy = (a[1] + a[3] - b[1] - b[3]) / 2
-    return iou - (dx * dx + dy * dy) / (hull_w * hull_w + hull_h * hull_h), iou
-
-
-def _mapped_diou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    return _map(_diou(a, b)[0])
-
-
-def _mapped_ciou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    diou, iou = _diou(a, b)
-    v = (
-        _FOUR_OVER_PI_SQUARED
-        * (math.atan((b[2] - b[0]) / (b[3] - b[1])) - math.atan((a[2] - a[0]) / (a[3] - a[1]))) ** 2
-    )
-    alpha = v / (1 - iou + v) if v > 0 else 0.0
-    return _map(diou - alpha * v)
 
 
 def _map(value: float) -> float:
@@ -319,11 +390,10 @@ def _map(value: float) -> float:
 
 def pair_similarity_function(
     kind: Similarity,
-) -> Callable[[tuple[float, ...], tuple[float, ...]], float]:
+) -> Callable[[BoxTuple, BoxTuple], float]:
     """Plain-Python similarity of two *valid* ``xyxy`` boxes, mapped to ``[0, 1]``.
 
-    The reward's hot path: for a handful of boxes, plain Python is several times
-    faster than building numpy arrays. Callers guarantee both boxes are finite with
+    One pair through :func:`iou_rows`; callers guarantee both boxes are finite with
     ``x1 < x2`` and ``y1 < y2``; huge coordinates still give a value in ``[0, 1]``.
 
     Args:
@@ -337,25 +407,14 @@ def pair_similarity_function(
         >>> pair_similarity_function("iou")((0, 0, 2, 2), (1, 1, 3, 3)) == 1 / 7
         True
     """
-    return _SCALAR[kind]
+    if kind not in _KINDS:
+        raise ConfigError(f"similarity: expected one of {_KINDS}, got {kind!r}")
 
+    def similarity(a: BoxTuple, b: BoxTuple) -> float:
+        return iou_rows((a,), _ONE_VALID, (b,), kind)[0][0]
 
-def _guarded(
-    function: Callable[[tuple[float, ...], tuple[float, ...]], float],
-) -> Callable[[tuple[float, ...], tuple[float, ...]], float]:
-    def similarity(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-        try:
-            return function(a, b)
-        except (ZeroDivisionError, OverflowError):  # only reachable with absurd coordinates
-            return 0.0
-
-    similarity.__name__ = function.__name__
+    similarity.__name__ = f"{kind}_similarity"
     return similarity
 
 
-_SCALAR: dict[str, Callable[[tuple[float, ...], tuple[float, ...]], float]] = {
-    "iou": _iou,
-    "giou": _guarded(_mapped_giou),
-    "diou": _guarded(_mapped_diou),
-    "ciou": _guarded(_mapped_ciou),
-}
+_ONE_VALID = (True,)

@@ -24,7 +24,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import DEFAULT_CONFIG, LabelMatching, RewardConfig, Similarity
-from grounding_rewards.iou import box_similarity, pair_similarity_function
+from grounding_rewards.errors import InputError
+from grounding_rewards.iou import box_similarity, iou_rows
 
 __all__ = ["Matching", "assign", "iou_rows", "labels_agree", "match_boxes", "similarity_matrix"]
 
@@ -135,7 +136,7 @@ def similarity_matrix(
         ``N`` rows of ``M`` similarities in ``[0, 1]``.
 
     Raises:
-        ValueError: When labels are needed but missing or of the wrong length.
+        InputError: When labels are needed but missing or of the wrong length.
 
     Example:
         >>> similarity_matrix([(0, 0, 2, 2)], [(0, 0, 2, 2), (0, 0, 1, 2)])
@@ -148,7 +149,7 @@ def similarity_matrix(
         valid2 = [_valid(box) for box in boxes2]
     gated = label_matching != "ignore"
     if gated and (labels1 is None or labels2 is None or len(labels1) != n or len(labels2) != m):
-        raise ValueError(
+        raise InputError(
             f"label_matching={label_matching!r} needs one label per box: expected {n} predicted "
             f"and {m} ground-truth labels, got "
             f"{None if labels1 is None else len(labels1)} and "
@@ -160,64 +161,19 @@ def similarity_matrix(
             for j in range(m):
                 if not (valid1[i] and valid2[j]):
                     row[j] = 0.0
-    elif similarity == "iou" and all(valid2):
-        rows = iou_rows(boxes1, valid1, boxes2)
     else:
-        pair = pair_similarity_function(similarity)
-        targets = [(b, ok) for b, ok in zip(boxes2, valid2, strict=True)]
-        rows = [
-            [pair(a, b) if ok and ok_b else 0.0 for b, ok_b in targets]
-            for a, ok in zip(boxes1, valid1, strict=True)
-        ]
+        rows = iou_rows(boxes1, valid1, boxes2, similarity)
+        if not all(valid2):
+            for row in rows:
+                for j in range(m):
+                    if not valid2[j]:
+                        row[j] = 0.0
     if gated:
         assert labels1 is not None and labels2 is not None  # checked above
         for i, row in enumerate(rows):
             for j in range(m):
                 if row[j] > 0.0:
                     row[j] *= labels_agree(labels1[i], labels2[j], label_matching)
-    return rows
-
-
-def iou_rows(
-    boxes1: Sequence[BoxTuple],
-    valid1: Sequence[bool],
-    boxes2: Sequence[BoxTuple],
-) -> list[list[float]]:
-    """IoU of every pair as rows, arithmetic inlined: the reward's hottest loop.
-
-    Args:
-        boxes1: ``N`` predicted ``xyxy`` boxes.
-        valid1: Which predicted boxes are valid; invalid rows are all 0.
-        boxes2: ``M`` *valid* ground-truth boxes (finite, ``x1 < x2``, ``y1 < y2``).
-
-    Returns:
-        ``N`` rows of ``M`` IoU values in ``[0, 1]``.
-
-    Example:
-        >>> iou_rows([(0, 0, 2, 2), (0, 0, 0, 0)], [True, False], [(1, 1, 3, 3)])
-        [[0.14285714285714285], [0.0]]
-    """
-    targets = [(u1, v1, u2, v2, (u2 - u1) * (v2 - v1)) for u1, v1, u2, v2 in boxes2]
-    zeros = [0.0] * len(boxes2)
-    rows = []
-    for (x1, y1, x2, y2), ok in zip(boxes1, valid1, strict=True):
-        if not ok:
-            rows.append(zeros[:])
-            continue
-        area = (x2 - x1) * (y2 - y1)
-        row = []
-        for u1, v1, u2, v2, target_area in targets:
-            iw = (x2 if x2 < u2 else u2) - (x1 if x1 > u1 else u1)
-            ih = (y2 if y2 < v2 else v2) - (y1 if y1 > v1 else v1)
-            if iw <= 0.0 or ih <= 0.0:
-                row.append(0.0)
-                continue
-            inter = iw * ih
-            union = area + target_area - inter
-            # union <= 0 only when areas underflow; NaN (inf / inf) fails the range test
-            value = inter / union if union > 0.0 else 0.0
-            row.append(value if 0.0 <= value <= 1.0 else 0.0)
-        rows.append(row)
     return rows
 
 
@@ -301,7 +257,7 @@ def match_boxes(
         The :class:`Matching`, with exactly ``min(N, M)`` pairs.
 
     Raises:
-        ValueError: For arrays not of shape ``[N, 4]``, or missing labels under gating.
+        InputError: For arrays not of shape ``[N, 4]``, or missing labels under gating.
 
     Example:
         >>> cfg = RewardConfig(label_matching="exact")

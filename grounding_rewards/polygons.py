@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from grounding_rewards.errors import InputError
 
 if TYPE_CHECKING:  # shapely is imported where it is used: it is not on the reward's path
     import shapely
@@ -35,7 +37,7 @@ def _as_geometry(points: Sequence[Point]) -> shapely.Geometry:
 
     coords = np.asarray(points, dtype=np.float64)
     if coords.ndim != 2 or coords.shape[1] != 2:
-        raise ValueError(f"expected a polygon as [K, 2] points, got shape {coords.shape}")
+        raise InputError(f"expected a polygon as [K, 2] points, got shape {coords.shape}")
     if len(coords) < 3 or not np.isfinite(coords).all():
         return shapely.Polygon()
     return shapely.make_valid(shapely.Polygon(coords))
@@ -54,7 +56,7 @@ def polygon_iou(
         ``[N, M]`` IoU in ``[0, 1]``.
 
     Raises:
-        ValueError: When a polygon is not a ``[K, 2]`` point array.
+        InputError: When a polygon is not a ``[K, 2]`` point array.
 
     Example:
         >>> polygon_iou([[(0, 0), (1, 0), (0, 1)]], [[(0, 0), (1, 0), (1, 1), (0, 1)]]).tolist()
@@ -66,13 +68,13 @@ def polygon_iou(
     )
 
 
-def _object_array(items: list[shapely.Geometry]) -> NDArray[Any]:
+def _object_array(items: list[shapely.Geometry]) -> NDArray[np.object_]:
     array = np.empty(len(items), dtype=object)
     array[:] = items
     return array
 
 
-def _geometry_iou(geoms1: NDArray[Any], geoms2: NDArray[Any]) -> NDArray[np.float64]:
+def _geometry_iou(geoms1: NDArray[np.object_], geoms2: NDArray[np.object_]) -> NDArray[np.float64]:
     import shapely
 
     if geoms1.size == 0 or geoms2.size == 0:
@@ -116,7 +118,7 @@ def rotated_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> NDArray[np.float64]
         ``[N, M]`` IoU in ``[0, 1]``; boxes with ``w <= 0`` or ``h <= 0`` give 0.
 
     Raises:
-        ValueError: When an input is not ``[N, 5]``.
+        InputError: When an input is not ``[N, 5]``.
 
     Example:
         >>> rotated_box_iou([[0, 0, 2, 2, 0]], [[1, 0, 2, 2, 0]]).round(4).tolist()
@@ -130,7 +132,7 @@ def rotated_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> NDArray[np.float64]
         if array.size == 0:
             array = array.reshape(0, 5)
         if array.ndim != 2 or array.shape[1] != 5:
-            raise ValueError(f"{name}: expected rotated boxes of shape [N, 5], got {array.shape}")
+            raise InputError(f"{name}: expected rotated boxes of shape [N, 5], got {array.shape}")
         polygons.append(
             _object_array(
                 [

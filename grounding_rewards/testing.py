@@ -54,6 +54,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from grounding_rewards.audit.coords import SPACES, BoxT, pixel_to_space, space_extent  # noqa: E402
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig  # noqa: E402
+from grounding_rewards.errors import ConfigError, InputError  # noqa: E402
 from grounding_rewards.parsing import format_span  # noqa: E402
 
 __all__ = [
@@ -142,7 +143,7 @@ def image_sizes(min_side: int = 16, max_side: int = 4096) -> st.SearchStrategy[t
         >>> check()
     """
     if not 1 <= min_side <= max_side:
-        raise ValueError(f"expected 1 <= min_side <= max_side, got {min_side}, {max_side}")
+        raise ConfigError(f"expected 1 <= min_side <= max_side, got {min_side}, {max_side}")
 
     def clamp(size: tuple[int, int]) -> tuple[int, int]:
         width, height = size
@@ -353,7 +354,7 @@ def boxes(
         A strategy of boxes.
 
     Raises:
-        ValueError: For an unknown kind.
+        ConfigError: For an unknown kind.
     """
     table = {
         "valid": lambda: valid_boxes(image_size, space),
@@ -362,7 +363,7 @@ def boxes(
     }
     unknown = set(kinds) - set(table)
     if unknown or not kinds:
-        raise ValueError(f"expected kinds among {sorted(table)}, got {list(kinds)}")
+        raise ConfigError(f"expected kinds among {sorted(table)}, got {list(kinds)}")
     return st.one_of(*(table[k]() for k in kinds))
 
 
@@ -489,7 +490,7 @@ def render_completion(
     config = config or DEFAULT_CONFIG
     texts = list(prose) if prose is not None else ["I see"] + ["."] * len(spans)
     if len(texts) != len(spans) + 1:
-        raise ValueError(f"expected {len(spans) + 1} prose pieces, got {len(texts)}")
+        raise InputError(f"expected {len(spans) + 1} prose pieces, got {len(texts)}")
     parts = [texts[0]]
     for (label, box), after in zip(spans, texts[1:], strict=True):
         parts.append(format_span(label, box, config=config))
@@ -902,7 +903,7 @@ def register_profiles(*, load: bool = True, default: str = "dev") -> None:
         default: Profile to load when ``HYPOTHESIS_PROFILE`` is unset.
 
     Raises:
-        ValueError: When the profile to load is unknown.
+        ConfigError: When the profile to load is unknown.
     """
     slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large]
     settings.register_profile(
@@ -920,5 +921,5 @@ def register_profiles(*, load: bool = True, default: str = "dev") -> None:
     if load:
         name = os.environ.get("HYPOTHESIS_PROFILE", default)
         if name not in ("ci", "dev", "thorough"):
-            raise ValueError(f"HYPOTHESIS_PROFILE: expected ci, dev or thorough, got {name!r}")
+            raise ConfigError(f"HYPOTHESIS_PROFILE: expected ci, dev or thorough, got {name!r}")
         settings.load_profile(name)

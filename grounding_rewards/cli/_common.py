@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from grounding_rewards.config import RewardConfig
-from grounding_rewards.errors import ConfigError, GroundingRewardsError
+from grounding_rewards.errors import ConfigError, DataFileError
 
 __all__ = [
     "CONFIG_FLAGS",
@@ -46,10 +46,6 @@ CONFIG_FLAGS: dict[str, str] = {
     "min_spans": "grounded spans the format reward requires",
 }
 """RewardConfig fields every scoring command takes as ``--flag``."""
-
-
-class DataFileError(GroundingRewardsError, ValueError):
-    """A data file the user gave is unreadable; the message names the file and line."""
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
+from grounding_rewards.errors import InputError
+
 __all__ = ["ExactSum"]
 
 _SHIFT = 1074  # 2**-1074 is the smallest positive double
@@ -40,10 +42,10 @@ class ExactSum:
         """Add one finite value.
 
         Raises:
-            ValueError: For NaN or an infinity.
+            InputError: For NaN or an infinity.
         """
         if not math.isfinite(value):
-            raise ValueError(f"ExactSum: expected a finite number, got {value!r}")
+            raise InputError(f"ExactSum: expected a finite number, got {value!r}")
         numerator, denominator = float(value).as_integer_ratio()
         # denominator is a power of two no larger than 2**1074
         self._total += numerator << (_SHIFT + 1 - denominator.bit_length())

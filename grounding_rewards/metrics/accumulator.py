@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike
 
 from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import LabelMatching, RewardConfig
+from grounding_rewards.errors import ConfigError, InputError
 from grounding_rewards.ground_truth import GroundTruth
 from grounding_rewards.metrics._exact import ExactSum
 from grounding_rewards.metrics.coco import CocoBackend, CocoResult, coco_ap
@@ -110,7 +111,7 @@ class GroundingAccumulator:
                 self.true_positives[t] += count - bisect_left(ious, t)
         if self.keep_boxes:
             if pred_boxes is None or gt_boxes is None:
-                raise ValueError("keep_boxes=True: expected pred_boxes and gt_boxes, got None")
+                raise InputError("keep_boxes=True: expected pred_boxes and gt_boxes, got None")
             # Boxes are tuples of floats (immutable): keep them as they are.
             self._pred_boxes.append(
                 pred_boxes if isinstance(pred_boxes, tuple) else tuple(pred_boxes)
@@ -128,10 +129,10 @@ class GroundingAccumulator:
         """Add a batch: per sample, predicted and ground-truth pixel ``xyxy`` boxes.
 
         Raises:
-            ValueError: When ``preds`` and ``target`` differ in length.
+            InputError: When ``preds`` and ``target`` differ in length.
         """
         if len(preds) != len(target):
-            raise ValueError(
+            raise InputError(
                 f"preds and target: expected one entry per sample in each, got {len(preds)} "
                 f"and {len(target)}"
             )
@@ -151,10 +152,10 @@ class GroundingAccumulator:
         """Add everything ``other`` has seen (same thresholds required).
 
         Raises:
-            ValueError: When the thresholds differ.
+            ConfigError: When the thresholds differ.
         """
         if other.thresholds != self.thresholds:
-            raise ValueError(
+            raise ConfigError(
                 f"merge: expected the same thresholds, got {self.thresholds} and {other.thresholds}"
             )
         self.samples += other.samples
@@ -184,11 +185,11 @@ class GroundingAccumulator:
         """COCO AP over the kept boxes of samples with ground truth (class-agnostic).
 
         Raises:
-            ValueError: Without ``keep_boxes=True``.
+            ConfigError: Without ``keep_boxes=True``.
             MissingDependencyError: Without the COCO library.
         """
         if not self.keep_boxes:
-            raise ValueError("coco(): expected an accumulator made with keep_boxes=True")
+            raise ConfigError("coco(): expected an accumulator made with keep_boxes=True")
         return coco_ap(self._pred_boxes, self._gt_boxes, backend=backend)
 
     def state(self) -> dict[str, Any]:
@@ -237,11 +238,11 @@ class ReasoningAccumulator:
         """Add a batch of completions with their ground truth.
 
         Raises:
-            ValueError: When ``preds`` and ``target`` differ in length.
+            InputError: When ``preds`` and ``target`` differ in length.
             GroundTruthError: For malformed ground truth.
         """
         if len(preds) != len(target):
-            raise ValueError(
+            raise InputError(
                 f"preds and target: expected one entry per completion in each, got "
                 f"{len(preds)} and {len(target)}"
             )
@@ -260,10 +261,10 @@ class ReasoningAccumulator:
         """Add everything ``other`` has seen.
 
         Raises:
-            ValueError: When the thresholds differ.
+            ConfigError: When the thresholds differ.
         """
         if other.threshold != self.threshold:
-            raise ValueError(
+            raise ConfigError(
                 f"merge: expected the same threshold, got {self.threshold} and {other.threshold}"
             )
         self.counts.merge(other.counts)

@@ -42,6 +42,7 @@ from numpy.typing import ArrayLike
 
 from grounding_rewards._optional import require
 from grounding_rewards.boxes import as_boxes
+from grounding_rewards.errors import ConfigError, InputError
 
 __all__ = [
     "COCO_STAT_NAMES",
@@ -118,7 +119,7 @@ def _labels_for(
     if row is None:
         return None
     if len(row) != count:
-        raise ValueError(f"{what}[{index}]: expected {count} labels (one per box), got {len(row)}")
+        raise InputError(f"{what}[{index}]: expected {count} labels (one per box), got {len(row)}")
     return row
 
 
@@ -158,7 +159,7 @@ def to_coco(
         ``annotations``, ``categories``) and a list of COCO result records.
 
     Raises:
-        ValueError: When the lists differ in length, a box array is not ``[K, 4]``,
+        InputError: When the lists differ in length, a box array is not ``[K, 4]``,
             or labels are missing for ``class_agnostic=False``.
 
     Example:
@@ -169,12 +170,12 @@ def to_coco(
         ([0.0, 0.0, 10.0, 20.0], 1.0)
     """
     if len(preds) != len(target):
-        raise ValueError(
+        raise InputError(
             f"preds and target: expected one entry per sample in each, got {len(preds)} and "
             f"{len(target)}"
         )
     if not class_agnostic and target_labels is None:
-        raise ValueError("class_agnostic=False: expected target_labels, got None")
+        raise InputError("class_agnostic=False: expected target_labels, got None")
     # Building a million small dicts triggers the cyclic garbage collector again and
     # again, for nothing (dicts of numbers make no cycles): it doubles the run time.
     collecting = gc.isenabled()
@@ -214,7 +215,7 @@ def _to_coco(
             category = 1
             if not class_agnostic:
                 if gt_names is None:
-                    raise ValueError(f"target_labels[{index}]: expected labels, got None")
+                    raise InputError(f"target_labels[{index}]: expected labels, got None")
                 category = categories.setdefault(gt_names[k], len(categories) + 1)
             w, h = x2 - x1, y2 - y1
             annotations.append(
@@ -230,7 +231,7 @@ def _to_coco(
         pred_boxes = _rows(pred)
         scores = pred_scores[index] if pred_scores is not None else None
         if scores is not None and len(scores) != len(pred_boxes):
-            raise ValueError(
+            raise InputError(
                 f"pred_scores[{index}]: expected {len(pred_boxes)} scores (one per box), "
                 f"got {len(scores)}"
             )
@@ -241,7 +242,7 @@ def _to_coco(
             if class_agnostic:
                 category = 1
             elif pred_names is None:
-                raise ValueError(f"pred_labels[{index}]: expected labels, got None")
+                raise InputError(f"pred_labels[{index}]: expected labels, got None")
             else:
                 # A label no ground truth carries gets no COCO category: COCO would ignore it.
                 category = categories.get(pred_names[k], 0)
@@ -275,7 +276,7 @@ def _classes(backend: CocoBackend) -> tuple[Any, Any]:
         coco = require("pycocotools.coco", extra="metrics")
         cocoeval = require("pycocotools.cocoeval", extra="metrics")
         return coco.COCO, cocoeval.COCOeval
-    raise ValueError(f"backend: expected 'faster-coco-eval' or 'pycocotools', got {backend!r}")
+    raise ConfigError(f"backend: expected 'faster-coco-eval' or 'pycocotools', got {backend!r}")
 
 
 def _index(coco_class: Any, dataset: dict[str, Any]) -> Any:
@@ -348,7 +349,7 @@ def coco_ap(
     Raises:
         MissingDependencyError: When the COCO library is not installed
             (``pip install 'grounding-rewards[metrics]'``).
-        ValueError: On mismatched inputs (see :func:`to_coco`).
+        InputError: On mismatched inputs (see :func:`to_coco`).
 
     Example:
         >>> r = coco_ap([[[0, 0, 10, 10]], []], [[[0, 0, 10, 10]], [[5, 5, 9, 9]]])

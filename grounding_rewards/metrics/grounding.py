@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike
 
 from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import LabelMatching
+from grounding_rewards.errors import ConfigError, InputError
 from grounding_rewards.matching import assign, labels_agree, similarity_matrix
 
 __all__ = [
@@ -148,7 +149,7 @@ def match_sample(
     ious = similarity_matrix(preds, gts, valid1=valid_pred, valid2=valid_gt, similarity="iou")
     if label_matching != "ignore" and preds and gts:
         if pred_labels is None or gt_labels is None:
-            raise ValueError(
+            raise InputError(
                 f"label_matching={label_matching!r}: expected pred_labels and gt_labels, got None"
             )
         scores = [
@@ -263,7 +264,7 @@ def result_from_counts(
 def _check_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
     out = tuple(float(t) for t in thresholds)
     if not out or not all(0.0 <= t <= 1.0 for t in out):
-        raise ValueError(f"thresholds: expected IoU values in [0, 1], got {list(thresholds)}")
+        raise ConfigError(f"thresholds: expected IoU values in [0, 1], got {list(thresholds)}")
     return out
 
 
@@ -275,7 +276,7 @@ def _matches(
     label_matching: LabelMatching,
 ) -> list[BoxMatch]:
     if len(preds) != len(target):
-        raise ValueError(
+        raise InputError(
             f"preds and target: expected one entry per sample in each, got {len(preds)} and "
             f"{len(target)}"
         )
@@ -341,7 +342,7 @@ def grounding_metrics(
         A :class:`GroundingResult`.
 
     Raises:
-        ValueError: When ``preds`` and ``target`` differ in length or a box array is
+        InputError: When ``preds`` and ``target`` differ in length or a box array is
             not ``[K, 4]``.
 
     Example:

@@ -220,8 +220,8 @@ def analyze_sample(
 
     Raises:
         GroundTruthError: For malformed ground truth.
-        ValueError: When boxes must be compared but a normalized coordinate space
-            has no image size (as the reward raises).
+        GroundTruthError: When boxes must be compared but a normalized coordinate
+            space has no image size (as the reward raises).
     """
     config = config or DEFAULT_CONFIG
     trace = completion if isinstance(completion, Trace) else parse_trace(completion, config=config)
@@ -456,7 +456,7 @@ def reasoning_metrics(
 
     Raises:
         GroundTruthError: For malformed ground truth.
-        ValueError: For mismatched lengths.
+        InputError: For mismatched lengths.
     """
     counts = ReasoningCounts()
     for sample in _analyses(preds, target, config, threshold, synonyms):

@@ -169,7 +169,7 @@ def test_composite_is_finite_in_range_and_fast_under_every_config(
         )
     )
     total = breakdown.total  # type: ignore[attr-defined]
-    assert math.isfinite(total) and 0.0 <= total <= sum(config.weights)
+    assert math.isfinite(total) and 0.0 <= total <= sum(config.weights.values())
     parts = (breakdown.format, breakdown.accuracy, breakdown.bbox)  # type: ignore[attr-defined]
     assert all(in_unit_interval(v) for v in parts)
 

@@ -204,7 +204,7 @@ def test_normalized_spaces_without_image_size_raise_value_error(space: str) -> N
 
 def test_unknown_space_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="coords: expected one of"):
-        to_pixels([[0, 0, 1, 1]], "norm100", SIZE)  # type: ignore[arg-type]
+        to_pixels([[0, 0, 1, 1]], "norm10", SIZE)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("space", ["pixel", "norm1000", "norm1", "qwen25vl"])

@@ -18,7 +18,8 @@ from grounding_rewards import (
     paired_distance_box_iou,
     paired_generalized_box_iou,
 )
-from grounding_rewards.iou import pair_similarity_function
+from grounding_rewards.errors import ConfigError, InputError
+from grounding_rewards.iou import iou_rows, pair_similarity_function
 
 PAIRWISE = {
     "iou": box_iou,
@@ -199,3 +200,61 @@ def test_pairwise_is_symmetric(kind: str) -> None:
     boxes = np.hstack([xy, xy + rng.uniform(1, 10, (10, 2))])
     matrix = PAIRWISE[kind](boxes, boxes)
     np.testing.assert_allclose(matrix, matrix.T, rtol=1e-12, atol=1e-15)
+
+
+# --- one kernel per representation: the plain-Python rows equal the numpy arrays -----------
+
+
+def random_boxes(seed: int, n: int, scale: float) -> list[tuple[float, ...]]:
+    """Boxes at ``scale``: overlapping, nested, touching and disjoint pairs all occur."""
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(0, 4 * scale, (n, 2))
+    boxes = np.hstack([xy, xy + rng.uniform(0.05 * scale, 2 * scale, (n, 2))])
+    boxes[::7, 2:] = boxes[::7, :2] + scale  # shared sizes, so some edges touch exactly
+    return [tuple(b) for b in boxes.tolist()]
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 640.0, 1e7])
+def test_iou_rows_equal_box_iou_bit_for_bit(scale: float) -> None:
+    # Both build on the same intersection and union, in the same order of operations.
+    boxes1, boxes2 = random_boxes(10, 30, scale), random_boxes(11, 25, scale)
+    rows = iou_rows(boxes1, [True] * len(boxes1), boxes2)
+    assert rows == box_iou(boxes1, boxes2).tolist()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 640.0, 1e7])
+def test_iou_rows_equal_box_similarity_for_every_kind(kind: str, scale: float) -> None:
+    boxes1, boxes2 = random_boxes(12, 20, scale), random_boxes(13, 15, scale)
+    rows = iou_rows(boxes1, [True] * len(boxes1), boxes2, kind)  # type: ignore[arg-type]
+    expected = box_similarity(boxes1, boxes2, kind)  # type: ignore[arg-type]
+    np.testing.assert_allclose(rows, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_iou_rows_zero_invalid_rows_and_keep_the_shape() -> None:
+    rows = iou_rows([(0, 0, 2, 2), (5, 5, 1, 1)], [True, False], [(0, 0, 2, 2), (1, 1, 3, 3)])
+    # 1x1 overlap of two 2x2 boxes: 1 / (4 + 4 - 1)
+    assert rows == [[1.0, 1 / 7], [0.0, 0.0]]
+    assert iou_rows([], [], [(0, 0, 1, 1)]) == []
+    assert iou_rows([(0, 0, 1, 1)], [True], []) == [[]]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_iou_rows_stay_in_range_on_absurd_coordinates(kind: str) -> None:
+    absurd = [(-1e308, -1e308, 1e308, 1e308), (0, 0, 1e-320, 1e-320), (1e300, 1e300, 1e301, 1e301)]
+    rows = iou_rows(absurd, [True] * 3, absurd, kind)  # type: ignore[arg-type]
+    assert all(0.0 <= v <= 1.0 for row in rows for v in row), rows
+
+
+def test_unknown_similarity_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="similarity: expected one of"):
+        pair_similarity_function("jaccard")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="similarity: expected one of"):
+        box_similarity([[0, 0, 1, 1]], [[0, 0, 1, 1]], "jaccard")  # type: ignore[arg-type]
+
+
+def test_bad_shapes_are_input_errors_and_value_errors() -> None:
+    with pytest.raises(InputError, match=r"expected boxes of shape \[N, 4\]"):
+        box_iou([[0, 0, 1]], [[0, 0, 1, 1]])
+    with pytest.raises(ValueError, match="same N"):
+        paired_box_iou([[0, 0, 1, 1]], [[0, 0, 1, 1], [0, 0, 2, 2]])
