@@ -25,6 +25,7 @@ from grounding_rewards.errors import (
     ConfigError,
     GroundingRewardsError,
     GroundTruthError,
+    InputError,
     MissingDependencyError,
 )
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
@@ -75,6 +76,7 @@ __all__ = [
     "GroundedPoint",
     "GroundedSpan",
     "GroundingRewardsError",
+    "InputError",
     "Matching",
     "MissingDependencyError",
     "RewardBreakdown",
