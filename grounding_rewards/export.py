@@ -25,6 +25,24 @@ Targets:
   ``ability``, ``reward_model`` (``style`` and ``ground_truth``, the JSON that
   :func:`grounding_rewards.verl.compute_score` reads) and ``extra_info`` (``index``,
   ``split``, ``id``, ``image_size``, ``coords``).
+* **EasyR1** (:func:`write_easyr1_parquet`): the columns EasyR1's ``RLHFDataset``
+  reads with ``data.prompt_key=prompt``, ``data.image_key=images`` and
+  ``data.answer_key=answer``: ``prompt`` (``<image>`` then the text), ``images``
+  (``{"bytes"}``, which its ``process_image`` opens) and ``answer``, the JSON of our
+  ground-truth keys that EasyR1 hands :func:`grounding_rewards.easyr1.compute_score`
+  as ``ground_truth``. With ``qwen25vl`` the prompt states the size the model sees
+  after EasyR1's own resize (``data.min_pixels`` / ``data.max_pixels``, see
+  :func:`grounding_rewards.easyr1.easyr1_image_size`) and then the processor's.
+* **ms-swift** (:func:`write_swift_jsonl`): ms-swift's GRPO JSONL: ``messages``
+  (the user turn starts with ``<image>``), ``images`` (a ``data:`` URI that
+  ms-swift's ``load_image`` decodes) and the ground-truth columns that
+  :mod:`grounding_rewards.swift` reads by name (``answer``, ``choices``,
+  ``gt_boxes``, ``gt_labels``, ``image_size``) plus ``id``.
+* **OpenRLHF** (:func:`write_openrlhf_jsonl`): ``prompt`` (``<image>`` then the text,
+  for ``--data.input_key prompt --data.apply_chat_template``), ``label`` (the JSON of
+  our ground-truth keys, for ``--data.label_key label`` and
+  :func:`grounding_rewards.openrlhf.reward_func`), ``images`` (a ``data:image`` URI
+  that OpenRLHF's ``load_images`` decodes), ``datasource`` and ``id``.
 
 Images are embedded (so the data moves between machines), with EXIF orientation
 applied: the pixels the model sees are those the boxes refer to.
@@ -42,6 +60,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import json
@@ -51,22 +70,30 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from grounding_rewards._atomic import atomic_path
+from grounding_rewards._atomic import atomic_open, atomic_path
 from grounding_rewards._optional import require
 from grounding_rewards.boxes import qwen25vl_resize
 from grounding_rewards.config import DEFAULT_CONFIG, CoordSpace, RewardConfig
+from grounding_rewards.easyr1 import EASYR1_MAX_PIXELS, EASYR1_MIN_PIXELS, easyr1_image_size
 from grounding_rewards.errors import ConfigError, GroundTruthError
 from grounding_rewards.export_schema import GroundedExample
 
 __all__ = [
     "MODEL_FAMILIES",
     "coords_for",
+    "data_uri",
+    "easyr1_rows",
     "instruction",
     "load_image",
+    "openrlhf_rows",
+    "swift_rows",
     "to_trl_dataset",
     "trl_rows",
     "user_text",
     "verl_rows",
+    "write_easyr1_parquet",
+    "write_openrlhf_jsonl",
+    "write_swift_jsonl",
     "write_verl_parquet",
 ]
 
@@ -393,11 +420,15 @@ def write_verl_parquet(
     Raises:
         MissingDependencyError: Without ``pyarrow``.
     """
-    pa = require("pyarrow", extra="export")
-    pq = require("pyarrow.parquet", extra="export")
     rows = verl_rows(
         examples, config=config, data_source=data_source, split=split, system_prompt=system_prompt
     )
+    return _write_parquet(rows, path)
+
+
+def _write_parquet(rows: Iterator[dict[str, Any]], path: str | Path) -> int:
+    pa = require("pyarrow", extra="export")
+    pq = require("pyarrow.parquet", extra="export")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
@@ -418,3 +449,229 @@ def write_verl_parquet(
             if writer is not None:
                 writer.close()
     return count
+
+
+_IMAGE_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"BM", "bmp"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
+
+
+def data_uri(data: bytes) -> str:
+    r"""An encoded image as a ``data:image/...;base64,`` URI (ms-swift and OpenRLHF read it).
+
+    Example:
+        >>> data_uri(b"\x89PNG\r\n\x1a\n")
+        'data:image/png;base64,iVBORw0KGgo='
+    """
+    kind = next((name for magic, name in _IMAGE_MAGIC if data.startswith(magic)), None)
+    if kind is None:
+        kind = "webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else "png"
+    return f"data:image/{kind};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def easyr1_rows(
+    examples: Iterable[GroundedExample],
+    *,
+    config: RewardConfig | None = None,
+    data_min_pixels: int | None = EASYR1_MIN_PIXELS,
+    data_max_pixels: int | None = EASYR1_MAX_PIXELS,
+) -> Iterator[dict[str, Any]]:
+    """Rows of EasyR1's RL dataset (see :func:`write_easyr1_parquet`).
+
+    EasyR1 builds the user turn from ``prompt`` alone (no system message: use its
+    ``data.format_prompt`` for one).
+
+    Args:
+        examples: The examples.
+        config: Coordinate space and tags of the target model's reward.
+        data_min_pixels: EasyR1's ``data.min_pixels`` (``None`` for its ``null``).
+        data_max_pixels: EasyR1's ``data.max_pixels`` (``None`` for its ``null``).
+
+    Yields:
+        One dict per example: ``id``, ``prompt``, ``images``, ``answer``.
+    """
+    config = config or DEFAULT_CONFIG
+    for example in examples:
+        data, size = load_image(example.image, expected_size=example.image_size)
+        # EasyR1 resizes the image before the processor: the prompt states the pixels of
+        # that image (qwen25vl), as the reward scores them; ground truth stays original.
+        seen = easyr1_image_size(size, data_min_pixels, data_max_pixels)
+        yield {
+            "id": example.id,
+            "prompt": "<image>" + user_text(example, config, image_size=seen),
+            "images": [{"bytes": data}],
+            "answer": json.dumps(_truth(example, size)),
+        }
+
+
+def write_easyr1_parquet(
+    examples: Iterable[GroundedExample],
+    path: str | Path,
+    *,
+    config: RewardConfig | None = None,
+    data_min_pixels: int | None = EASYR1_MIN_PIXELS,
+    data_max_pixels: int | None = EASYR1_MAX_PIXELS,
+) -> int:
+    """Write EasyR1's parquet (``data.train_files`` / ``data.val_files``).
+
+    Train with ``data.prompt_key=prompt data.image_key=images data.answer_key=answer
+    data.format_prompt=null``, the same ``data.min_pixels`` / ``data.max_pixels``, and
+    the reward's ``data_min_pixels`` / ``data_max_pixels`` set to them.
+
+    Args:
+        examples: The examples.
+        path: Output ``.parquet`` file.
+        config: Coordinate space and tags of the target model's reward.
+        data_min_pixels: EasyR1's ``data.min_pixels`` (``None`` for its ``null``).
+        data_max_pixels: EasyR1's ``data.max_pixels`` (``None`` for its ``null``).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        MissingDependencyError: Without ``pyarrow``.
+    """
+    rows = easyr1_rows(
+        examples, config=config, data_min_pixels=data_min_pixels, data_max_pixels=data_max_pixels
+    )
+    return _write_parquet(rows, path)
+
+
+def swift_rows(
+    examples: Iterable[GroundedExample],
+    *,
+    config: RewardConfig | None = None,
+    system_prompt: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Rows of ms-swift's GRPO JSONL (see :func:`write_swift_jsonl`).
+
+    Args:
+        examples: The examples.
+        config: Coordinate space and tags of the target model's reward.
+        system_prompt: Optional system message placed before the user turn.
+
+    Yields:
+        One dict per example: ``messages``, ``images`` and the ground-truth columns.
+    """
+    for example in examples:
+        data, size = load_image(example.image, expected_size=example.image_size)
+        messages = []
+        if system_prompt:
+            messages.append({"role": "system", "content": system_prompt})
+        messages.append(
+            {"role": "user", "content": "<image>" + user_text(example, config, image_size=size)}
+        )
+        yield {
+            "id": example.id,
+            "messages": messages,
+            "images": [data_uri(data)],
+            **_truth(example, size),
+        }
+
+
+def openrlhf_rows(
+    examples: Iterable[GroundedExample],
+    *,
+    config: RewardConfig | None = None,
+    data_source: str = "grounding_rewards",
+    system_prompt: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Rows of OpenRLHF's prompt dataset (see :func:`write_openrlhf_jsonl`).
+
+    Args:
+        examples: The examples.
+        config: Coordinate space and tags of the target model's reward.
+        data_source: The ``datasource`` column (OpenRLHF groups evaluation by it).
+        system_prompt: Optional system message; the prompt is then a message list.
+
+    Yields:
+        One dict per example: ``id``, ``prompt``, ``label``, ``images``, ``datasource``.
+    """
+    for example in examples:
+        data, size = load_image(example.image, expected_size=example.image_size)
+        text = "<image>" + user_text(example, config, image_size=size)
+        prompt: str | list[dict[str, str]] = text
+        if system_prompt:
+            prompt = [
+                {"role": "system", "content": system_prompt},
+                {"role": "user", "content": text},
+            ]
+        yield {
+            "id": example.id,
+            "prompt": prompt,
+            "label": json.dumps(_truth(example, size)),
+            "images": [data_uri(data)],
+            "datasource": data_source,
+        }
+
+
+def _write_jsonl(rows: Iterator[dict[str, Any]], path: str | Path) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with atomic_open(path) as handle:  # the old file stays until this one is whole
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+    return count
+
+
+def write_swift_jsonl(
+    examples: Iterable[GroundedExample],
+    path: str | Path,
+    *,
+    config: RewardConfig | None = None,
+    system_prompt: str | None = None,
+) -> int:
+    """Write ms-swift's GRPO dataset (``swift rlhf --rlhf_type grpo --dataset PATH``).
+
+    With ``qwen25vl`` the prompt states the size Qwen2.5-VL's resize gives under
+    ``config.max_pixels`` / ``config.min_pixels``: launch ms-swift with the same
+    ``MAX_PIXELS`` / ``MIN_PIXELS`` environment variables.
+
+    Args:
+        examples: The examples.
+        path: Output ``.jsonl`` file.
+        config: Coordinate space and tags of the target model's reward.
+        system_prompt: Optional system message.
+
+    Returns:
+        The number of rows written.
+    """
+    return _write_jsonl(swift_rows(examples, config=config, system_prompt=system_prompt), path)
+
+
+def write_openrlhf_jsonl(
+    examples: Iterable[GroundedExample],
+    path: str | Path,
+    *,
+    config: RewardConfig | None = None,
+    data_source: str = "grounding_rewards",
+    system_prompt: str | None = None,
+) -> int:
+    """Write OpenRLHF's prompt dataset (``--data.prompt_dataset PATH``).
+
+    Train with ``--data.input_key prompt --data.label_key label --data.image_key
+    images --data.apply_chat_template``. OpenRLHF hands images to the model's processor
+    unresized: with ``qwen25vl``, ``config.max_pixels`` / ``min_pixels`` must be the
+    processor's (the official checkpoints': 12845056 / 3136).
+
+    Args:
+        examples: The examples.
+        path: Output ``.jsonl`` file.
+        config: Coordinate space and tags of the target model's reward.
+        data_source: The ``datasource`` column.
+        system_prompt: Optional system message.
+
+    Returns:
+        The number of rows written.
+    """
+    rows = openrlhf_rows(
+        examples, config=config, data_source=data_source, system_prompt=system_prompt
+    )
+    return _write_jsonl(rows, path)

@@ -1,4 +1,4 @@
-"""``grounding-rewards export INPUT... --to trl|verl --out PATH``: training data for a trainer.
+"""``grounding-rewards export INPUT... --to TRAINER --out PATH``: training data for a trainer.
 
 INPUT is a JSONL file of grounded QA records (the simple schema, see
 ``grounding_rewards.export_schema``, or ``grounding-rewards synth`` records) or a
@@ -10,7 +10,15 @@ or ``--coords``, and train with a RewardConfig of the same ``coords``,
 ``--to trl`` writes a Hugging Face ``datasets`` folder (load it with
 ``datasets.load_from_disk``) for ``GRPOTrainer`` and ``grounding_rewards.trl``;
 ``--to verl`` writes one parquet file for veRL's ``data.train_files`` and
-``grounding_rewards.verl.compute_score``.
+``grounding_rewards.verl.compute_score``; ``--to easyr1`` one parquet file for
+EasyR1's ``data.train_files`` (``prompt``, ``images``, ``answer``) and
+``grounding_rewards.easyr1.compute_score`` (give EasyR1's ``data.min_pixels`` /
+``data.max_pixels`` as ``--data-min-pixels`` / ``--data-max-pixels`` when you change
+them: with qwen2.5-vl the prompt states the size the model sees after EasyR1's resize);
+``--to swift`` one JSONL file for ms-swift's GRPO ``--dataset`` and
+``grounding_rewards.swift``; ``--to openrlhf`` one JSONL file for OpenRLHF's
+``--data.prompt_dataset`` (``prompt``, ``label``, ``images``) and
+``grounding_rewards.openrlhf.reward_func``.
 
 A malformed record (not UTF-8, not JSON, truncated, a missing field, a duplicate id)
 is reported on stderr as ``file:line: ...`` and skipped; the other records are
@@ -34,13 +42,24 @@ from grounding_rewards._atomic import atomic_dir
 from grounding_rewards.cli._common import DataFileError
 from grounding_rewards.cli._skipped import SkippedRecords
 from grounding_rewards.config import RewardConfig
+from grounding_rewards.easyr1 import EASYR1_MAX_PIXELS, EASYR1_MIN_PIXELS
 from grounding_rewards.errors import ConfigError, GroundTruthError
-from grounding_rewards.export import coords_for, to_trl_dataset, write_verl_parquet
+from grounding_rewards.export import (
+    coords_for,
+    to_trl_dataset,
+    write_easyr1_parquet,
+    write_openrlhf_jsonl,
+    write_swift_jsonl,
+    write_verl_parquet,
+)
 from grounding_rewards.export_schema import GroundedExample, examples_from_line
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
-__all__ = ["input_files", "load_examples", "register", "run"]
+__all__ = ["TARGETS", "input_files", "load_examples", "register", "run"]
+
+TARGETS = ("trl", "verl", "easyr1", "swift", "openrlhf")
+"""The trainers ``--to`` writes for."""
 
 
 def register(subparsers: Any) -> None:
@@ -51,7 +70,7 @@ def register(subparsers: Any) -> None:
     """
     parser = subparsers.add_parser(
         "export",
-        help="export grounded QA records as a TRL dataset or veRL parquet",
+        help="export grounded QA records for TRL, veRL, EasyR1, ms-swift or OpenRLHF",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -62,12 +81,13 @@ def register(subparsers: Any) -> None:
         metavar="INPUT",
         help="JSONL files of grounded QA records, or synth output folders",
     )
-    parser.add_argument("--to", required=True, choices=("trl", "verl"), help="target trainer")
+    parser.add_argument("--to", required=True, choices=TARGETS, help="target trainer")
     parser.add_argument(
         "--out",
         required=True,
         type=Path,
-        help="output: a dataset folder (trl) or a .parquet file (verl)",
+        help="output: a dataset folder (trl), a .parquet file (verl, easyr1) "
+        "or a .jsonl file (swift, openrlhf)",
     )
     space = parser.add_mutually_exclusive_group()
     space.add_argument("--model-family", help="qwen2-vl, qwen2.5-vl, qwen3-vl or internvl")
@@ -88,10 +108,31 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--data-source",
         default="grounding_rewards",
-        help="veRL data_source column (default: grounding_rewards)",
+        help="veRL data_source / OpenRLHF datasource column (default: grounding_rewards)",
     )
     parser.add_argument("--split", default="train", help="veRL extra_info split (default: train)")
+    for bound, default in (("min", EASYR1_MIN_PIXELS), ("max", EASYR1_MAX_PIXELS)):
+        parser.add_argument(
+            f"--data-{bound}-pixels",
+            type=_pixels_or_none,
+            default=default,
+            help=f"EasyR1's data.{bound}_pixels, or 'none' for its null (default: {default})",
+        )
     parser.set_defaults(handler=run)
+
+
+def _pixels_or_none(text: str) -> int | None:
+    if text.strip().lower() in ("none", "null"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a pixel count or 'none', got {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive pixel count, got {value}")
+    return value
 
 
 def _config(args: argparse.Namespace) -> RewardConfig:
@@ -273,17 +314,59 @@ def run(args: argparse.Namespace) -> int:
             count = len(dataset)
             del dataset  # its Arrow files live in the cache folder being removed
     else:
-        count = write_verl_parquet(
-            examples,
-            args.out,
-            config=config,
-            data_source=args.data_source,
-            split=args.split,
-            system_prompt=args.system_prompt,
-        )
+        count = _write_file(args, examples, config)
     print(f"wrote {count} examples to {args.out} ({args.to}, coords={config.coords})")
     reward = f"RewardConfig(coords={config.coords!r}"
     if config.coords == "qwen25vl":
         reward += f", min_pixels={config.min_pixels}, max_pixels={config.max_pixels}"
     print(f"train with {reward})")
+    if args.to == "easyr1":
+        print(
+            f"and EasyR1's data.min_pixels={_easyr1_value(args.data_min_pixels)} "
+            f"data.max_pixels={_easyr1_value(args.data_max_pixels)} (the reward's "
+            "data_min_pixels / data_max_pixels)"
+        )
     return skipped.exit_code()
+
+
+def _easyr1_value(pixels: int | None) -> str:
+    return "null" if pixels is None else str(pixels)
+
+
+def _write_file(
+    args: argparse.Namespace, examples: list[GroundedExample], config: RewardConfig
+) -> int:
+    """Write the one-file targets (verl, easyr1, swift, openrlhf); the number of rows."""
+    if args.to == "easyr1":
+        if args.system_prompt:
+            raise ConfigError(
+                "--system-prompt: expected none for easyr1 (its data loader builds the user "
+                "turn only; use EasyR1's data.format_prompt), got one"
+            )
+        return write_easyr1_parquet(
+            examples,
+            args.out,
+            config=config,
+            data_min_pixels=args.data_min_pixels,
+            data_max_pixels=args.data_max_pixels,
+        )
+    if args.to == "swift":
+        return write_swift_jsonl(
+            examples, args.out, config=config, system_prompt=args.system_prompt
+        )
+    if args.to == "openrlhf":
+        return write_openrlhf_jsonl(
+            examples,
+            args.out,
+            config=config,
+            data_source=args.data_source,
+            system_prompt=args.system_prompt,
+        )
+    return write_verl_parquet(
+        examples,
+        args.out,
+        config=config,
+        data_source=args.data_source,
+        split=args.split,
+        system_prompt=args.system_prompt,
+    )

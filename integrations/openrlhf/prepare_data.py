@@ -1,0 +1,96 @@
+"""Prepare OpenRLHF prompt JSONL (train and val) from grounded QA records.
+
+    python integrations/openrlhf/prepare_data.py data/qa.jsonl --out-dir data/openrlhf \
+        --model-family qwen2.5-vl --val-fraction 0.05
+
+INPUT is a JSONL file of grounded QA records or a ``grounding-rewards synth`` output
+folder. Writes ``train.jsonl`` and ``val.jsonl`` (a deterministic split by example id)
+through ``grounding_rewards.export``: ``prompt`` (``<image>`` then the question, options
+and instruction), ``label`` (the JSON ground truth ``reward_func`` reads), ``images``
+(embedded as ``data:image`` URIs) and ``datasource``. Train with ``--data.input_key
+prompt --data.label_key label --data.image_key images --data.apply_chat_template``.
+
+OpenRLHF hands images unresized to the model's processor (``AutoProcessor`` with the
+checkpoint's settings), so with qwen2.5-vl ``--min-pixels`` / ``--max-pixels`` must be
+that processor's (default: the official checkpoints' 3136 / 12845056), and the reward
+runs with the printed ``GROUNDING_REWARDS_CONFIG``.
+
+``--smoke`` writes four scikit-image pictures with hand-drawn boxes instead (offline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+from grounding_rewards import RewardConfig
+from grounding_rewards.cli.export import load_examples
+from grounding_rewards.export import coords_for, write_openrlhf_jsonl
+from grounding_rewards.export_schema import GroundedExample
+
+
+def in_validation(example: GroundedExample, fraction: float) -> bool:
+    """Deterministic split: the id's hash decides, whatever the input order."""
+    digest = hashlib.sha256(example.id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+
+
+def smoke_input(out_dir: Path) -> Path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trl"))
+    import tiny_qwen
+
+    return tiny_qwen.write_samples(out_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "inputs", nargs="*", type=Path, help="JSONL records or synth output folders"
+    )
+    parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--model-family", default="qwen2.5-vl")
+    parser.add_argument("--min-pixels", type=int, default=3136, help="the processor's min_pixels")
+    parser.add_argument(
+        "--max-pixels", type=int, default=12845056, help="the processor's max_pixels"
+    )
+    parser.add_argument("--val-fraction", type=float, default=0.05)
+    parser.add_argument("--data-source", default="grounding_rewards")
+    parser.add_argument("--system-prompt", help="system message before the user turn")
+    parser.add_argument("--image-root", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="use the bundled sample pictures")
+    args = parser.parse_args(argv)
+    if not args.smoke and not args.inputs:
+        parser.error("expected INPUT files (or --smoke)")
+    if not 0.0 <= args.val_fraction < 1.0:
+        parser.error(f"--val-fraction: expected a number in [0, 1), got {args.val_fraction}")
+    inputs = [smoke_input(args.out_dir)] if args.smoke else args.inputs
+    config = RewardConfig(
+        coords=coords_for(args.model_family), min_pixels=args.min_pixels, max_pixels=args.max_pixels
+    )
+    examples = load_examples(inputs, image_root=args.image_root)
+    val = [ex for ex in examples if in_validation(ex, args.val_fraction)]
+    train = [ex for ex in examples if not in_validation(ex, args.val_fraction)]
+    for split, rows in (("train", train), ("val", val)):
+        path = args.out_dir / f"{split}.jsonl"
+        count = write_openrlhf_jsonl(
+            rows,
+            path,
+            config=config,
+            data_source=args.data_source,
+            system_prompt=args.system_prompt,
+        )
+        print(f"{split}: {count} examples -> {path}")
+    fields: dict[str, object] = {"coords": config.coords}
+    if config.coords == "qwen25vl":
+        fields.update(min_pixels=config.min_pixels, max_pixels=config.max_pixels)
+    print(f"GROUNDING_REWARDS_CONFIG='{json.dumps(fields)}'")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
