@@ -1,7 +1,8 @@
 """Reward-hacking audit: run any reward function against a battery of exploits.
 
 ``grounding-rewards audit MODULE:FUNCTION`` (or :func:`audit` from Python) writes
-honest completions for a few hand-made ground-truth scenarios, then the tricks a
+honest completions for a few hand-made ground-truth scenarios (in the reward's own
+dialect, for its task, under its trainer's calling contract), then the tricks a
 policy could learn instead of the task (a whole-image box, box spam, NaN
 coordinates, an empty answer, every option, broken tags, a megabyte...), and
 checks invariants (finite and in range, order of spans, bounded box spam). Any
@@ -12,30 +13,41 @@ Example:
     >>> from grounding_rewards import grounding_reward
     >>> report = audit(grounding_reward, fuzz=20)
     >>> report.passed, len(report.checks)
-    (True, 26)
+    (True, 31)
 """
 
 from grounding_rewards.audit.contracts import (
     CONTRACTS,
+    SOLUTION_FORMATS,
     AuditError,
     Outcome,
     RewardAdapter,
     Sample,
     load_target,
+    encode_solution,
     make_adapter,
     to_reward_value,
 )
 from grounding_rewards.audit.exploits import EXPLOITS, Exploit, Variant
 from grounding_rewards.audit.report import VERDICTS, AuditReport, CheckResult, format_table
 from grounding_rewards.audit.runner import audit, run_audit, run_exploit
-from grounding_rewards.audit.scenarios import SCENARIOS, AuditSettings, Scenario, TraceWriter
-from grounding_rewards.audit.session import COMPONENTS, AuditOptions
+from grounding_rewards.audit.scenarios import (
+    SCENARIOS,
+    TASKS,
+    AuditSettings,
+    Scenario,
+    TraceWriter,
+    scenarios_for,
+)
+from grounding_rewards.audit.session import COMPONENTS, AuditOptions, known_components
 
 __all__ = [
     "COMPONENTS",
     "CONTRACTS",
     "EXPLOITS",
     "SCENARIOS",
+    "SOLUTION_FORMATS",
+    "TASKS",
     "VERDICTS",
     "AuditError",
     "AuditOptions",
@@ -50,6 +62,9 @@ __all__ = [
     "TraceWriter",
     "Variant",
     "audit",
+    "encode_solution",
+    "known_components",
+    "scenarios_for",
     "format_table",
     "load_target",
     "make_adapter",

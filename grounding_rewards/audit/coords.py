@@ -3,8 +3,8 @@
 The audit renders honest boxes in the space the reward under test expects. If it
 borrowed the library's own conversion, a wrong conversion there would make the
 honest completion and our reward agree with each other and the audit would pass
-vacuously. This small, independent copy of the four spaces (from the published
-descriptions: 0-1000 bins, 0-1 fractions, Qwen2.5-VL's smart-resize with factor 28)
+vacuously. This small, independent copy of the five spaces (from the published
+descriptions: 0-1000 bins, 0-1 fractions, percent, Qwen2.5-VL's smart-resize with factor 28)
 is checked against the library by the property tests.
 
 Example:
@@ -32,7 +32,7 @@ __all__ = [
 BoxT = tuple[float, float, float, float]
 """A box ``(x1, y1, x2, y2)``."""
 
-SPACES: tuple[str, ...] = ("pixel", "norm1000", "norm1", "qwen25vl")
+SPACES: tuple[str, ...] = ("pixel", "norm1000", "norm1", "norm100", "qwen25vl")
 """The coordinate spaces a model may write boxes in (see ``RewardConfig.coords``)."""
 
 _FACTOR = 28
@@ -79,7 +79,7 @@ def space_extent(
     """The image's width and height measured in ``space``: the largest ``x``, ``y`` inside it.
 
     Args:
-        space: ``pixel``, ``norm1000``, ``norm1`` or ``qwen25vl``.
+        space: ``pixel``, ``norm1000``, ``norm1``, ``norm100`` or ``qwen25vl``.
         image_size: Original ``(width, height)``.
         min_pixels: Qwen2.5-VL ``min_pixels``.
         max_pixels: Qwen2.5-VL ``max_pixels``.
@@ -100,6 +100,8 @@ def space_extent(
         return 1000.0, 1000.0
     if space == "norm1":
         return 1.0, 1.0
+    if space == "norm100":
+        return 100.0, 100.0
     if space == "qwen25vl":
         w_bar, h_bar = qwen25vl_size(image_size, min_pixels=min_pixels, max_pixels=max_pixels)
         return float(w_bar), float(h_bar)
@@ -118,7 +120,7 @@ def pixel_to_space(
 
     Args:
         box: ``(x1, y1, x2, y2)`` in pixels of the original image.
-        space: ``pixel``, ``norm1000``, ``norm1`` or ``qwen25vl``.
+        space: ``pixel``, ``norm1000``, ``norm1``, ``norm100`` or ``qwen25vl``.
         image_size: Original ``(width, height)``.
         min_pixels: Qwen2.5-VL ``min_pixels``.
         max_pixels: Qwen2.5-VL ``max_pixels``.
@@ -151,7 +153,7 @@ def space_to_pixel(
 
     Args:
         box: ``(x1, y1, x2, y2)`` in ``space``.
-        space: ``pixel``, ``norm1000``, ``norm1`` or ``qwen25vl``.
+        space: ``pixel``, ``norm1000``, ``norm1``, ``norm100`` or ``qwen25vl``.
         image_size: Original ``(width, height)``.
         min_pixels: Qwen2.5-VL ``min_pixels``.
         max_pixels: Qwen2.5-VL ``max_pixels``.
@@ -174,7 +176,7 @@ def space_to_pixel(
 def render_number(value: float, space: str) -> str:
     """Write one coordinate the way a model writes it in ``space``.
 
-    Integer spaces get integers; ``norm1`` gets three decimals.
+    Integer spaces get integers; ``norm1`` gets three decimals, ``norm100`` (percent) one.
 
     Args:
         value: The coordinate in ``space``.
@@ -189,4 +191,6 @@ def render_number(value: float, space: str) -> str:
     """
     if space == "norm1":
         return f"{value:.3f}"
+    if space == "norm100":
+        return f"{value:.1f}"
     return str(round(value))

@@ -4,7 +4,8 @@ The audit runs without hypothesis (it is a runtime tool), so this generator uses
 :class:`random.Random` with a seed: the same seed gives the same completions. It
 mixes well-formed pieces with the things that break parsers: mis-cased, nested
 and unclosed tags, tags with attributes, NaN/inf/1e309, integers thousands of
-digits long, non-ASCII digits, NUL bytes, and now and then thousands of tags.
+digits long, non-ASCII digits, NUL bytes, and now and then thousands of tags;
+marks are written in the audit's dialect too.
 
 Example:
     >>> import random
@@ -68,7 +69,7 @@ def _number(rng: random.Random, limit: float) -> str:
 
 
 def _box(rng: random.Random, limit: float) -> str:
-    count = rng.choice((4, 4, 4, 3, 5, 8, 0))
+    count = rng.choice((4, 4, 4, 3, 5, 8, 0, 2))
     numbers = ", ".join(_number(rng, limit) for _ in range(count))
     return rng.choice(("[{}]", "({})", "{}", "[[{}]]", "[{}", "{}]")).format(numbers)
 
@@ -90,13 +91,18 @@ def _piece(rng: random.Random, w: TraceWriter, limit: float) -> str:
     s = w.settings
     roll = rng.random()
     if roll < 0.3:
-        box = _box(rng, limit)
         label = rng.choice((*w.scenario.labels, "", " ", "<obj>", "a" * 300, "狗"))
-        return f"<{s.obj_tag}>{label}</{s.obj_tag}><{s.bbox_tag}>{box}</{s.bbox_tag}>"
+        if s.dialect != "tags" and rng.random() < 0.7:
+            size = 2 if w.points else 4
+            return w.render([(label, tuple(_number(rng, limit) for _ in range(size)))])
+        box = _box(rng, limit)
+        tag = s.point_tag if w.points else s.bbox_tag
+        return f"<{s.obj_tag}>{label}</{s.obj_tag}><{tag}>{box}</{tag}>"
     if roll < 0.5:
         return _tag(rng, rng.choice((s.think_tag, s.answer_tag, s.obj_tag, s.bbox_tag)))
     if roll < 0.6:
-        return rng.choice(w.scenario.letters) + rng.choice((")", ".", " or ", ""))
+        words = w.scenario.letters or w.scenario.labels
+        return rng.choice(words) + rng.choice((")", ".", " or ", ""))
     if roll < 0.7:
         return "".join(chr(rng.randint(0, 0x2FFF)) for _ in range(rng.randint(1, 30)))
     if roll < 0.75:

@@ -4,7 +4,8 @@ Sanity (the audit is only meaningful when they pass):
 
 * ``responds_to_boxes``: exact boxes score more than boxes that overlap nothing;
 * ``responds_to_answer``: the right answer scores more than a wrong one;
-* ``responds_to_format``: the template scores more than the same words untagged.
+* ``responds_to_format``: the template scores more than the same words untagged;
+* ``responds_to_points``: exact points score more than points that overlap nothing.
 
 Each runs only when the reward claims that component. ``NO SIGNAL`` means the
 honest completions are not rewarded: every exploit comparison would be vacuous
@@ -22,7 +23,12 @@ Invariants (from the reward contract in ``docs/reward-contract.md``):
 * ``batch_consistency`` (TRL): a row scores the same alone as inside a mixed batch;
 * ``fuzz``: seeded adversarial completions neither crash the reward nor beat a
   perfect completion;
-* ``finite_and_in_range``: every reward the audit saw is finite and inside the range.
+* ``finite_and_in_range``: every reward the audit saw is finite and inside the range;
+* ``box_scale``: the exact boxes scaled about their centres (x0.5 ... x2) never score
+  more than the exact boxes (the reward as a function of the scale is in the details);
+* ``group_signal``: a GRPO group of different completions (perfect, rough, far, wrong,
+  broken) does not all get the same reward: zero variance means no learning signal.
+  Reported as a warning (``WARN``), which never fails the audit.
 """
 
 from __future__ import annotations
@@ -33,18 +39,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from grounding_rewards.audit.contracts import Outcome
-from grounding_rewards.audit.exploits import distinct_spaces
+from grounding_rewards.audit.exploits import distinct_spaces, written_marks
 from grounding_rewards.audit.fuzz import fuzz_completions
 from grounding_rewards.audit.report import CheckResult
 from grounding_rewards.audit.scenarios import TraceWriter
 from grounding_rewards.audit.session import Session
 
 __all__ = [
+    "SCALES",
     "batch_consistency",
+    "box_scale",
     "deterministic",
     "finite_and_in_range",
     "fuzz",
     "ground_truth_order",
+    "group_signal",
     "quality_order",
     "sanity_checks",
     "spam_bound",
@@ -173,8 +182,11 @@ _HINTS = {
     "responds_to_boxes": "the honest boxes are not rewarded: is --coords the space the reward "
     "expects (and --config its tag names)?",
     "responds_to_answer": "the right answer is not rewarded: does the reward read <answer>?",
-    "responds_to_format": "the template is not rewarded over untagged text: drop 'format' "
-    "from --components if the reward does not judge format",
+    "responds_to_format": "the template is not rewarded over the same words without it: if "
+    "the reward judges another format, say which (--dialect, --box-region, --config tag "
+    "names); drop 'format' from --components only if it judges no format at all",
+    "responds_to_points": "the honest points are not rewarded: is --coords the space the "
+    "reward expects (and --dialect the way it reads points)?",
 }
 
 
@@ -189,6 +201,7 @@ def sanity_checks(session: Session) -> list[CheckResult]:
     plan = (
         ("bbox", "responds_to_boxes", "exact boxes beat boxes that overlap nothing", "far"),
         ("accuracy", "responds_to_answer", "the right answer beats a wrong one", "perfect_wrong"),
+        ("point", "responds_to_points", "exact points beat points that overlap nothing", "far"),
         (
             "format",
             "responds_to_format",
@@ -200,14 +213,15 @@ def sanity_checks(session: Session) -> list[CheckResult]:
     for component, name, description, other in plan:
         if component not in session.options.components:
             continue
+        if component == "accuracy" and not session.writers[0].scenario.has_options:
+            continue
         rows = []
         for w in session.writers:
             best = session.reference(w, "perfect")
             contenders: list[tuple[str, Outcome]] = [(other, session.reference(w, other))]
-            if component == "bbox":
+            if component in ("bbox", "point"):
                 for space, written in distinct_spaces(w):
-                    texts = ["[" + ", ".join(f"{v:g}" for v in b) + "]" for b in written]
-                    text = w.completion(w.sentences(box_texts=texts), w.scenario.answer)
+                    text = w.completion(written_marks(w, written), w.default_answer())
                     variant = f"exact boxes written in {space}"
                     contenders.append((variant, session.score(name, w, variant, text)))
             for variant, worse in contenders:
@@ -327,12 +341,13 @@ def spam_bound(session: Session) -> CheckResult:
         best, far = session.reference(w, "perfect"), session.reference(w, "far")
         if best.value is None or far.value is None:
             continue
-        exact = w.sentences()
-        cases: list[tuple[str, int, list[str]]] = []
+        exact = w.marks()
+        cases: list[tuple[str, int, list[Any]]] = []
         for j in (m, 3 * m):
-            junk = w.sentences(
-                _junk_boxes(w, session, j), labels=[sc.labels[i % m] for i in range(j)]
-            )
+            shapes: list[Any] = _junk_boxes(w, session, j)
+            if w.points:
+                shapes = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in shapes]
+            junk = w.marks(shapes, labels=[sc.labels[i % m] for i in range(j)])
             cases.append((f"perfect + {j} junk boxes after", m + j, exact + junk))
             cases.append((f"perfect + {j} junk boxes before", m + j, junk + exact))
         for k in (2, 4):
@@ -341,7 +356,9 @@ def spam_bound(session: Session) -> CheckResult:
         for variant, n, sentences in cases:
             if n > cap:
                 continue
-            out = session.score("spam_bound", w, variant, w.completion(sentences, sc.answer))
+            out = session.score(
+                "spam_bound", w, variant, w.completion(sentences, w.default_answer())
+            )
             bound = far.value + (best.value - far.value) * m / n
             rows.append(_row(w, variant, bound, out.value, _diff(bound, out.value), out))
     return _invariant(
@@ -353,7 +370,9 @@ def quality_order(session: Session) -> CheckResult:
     """Better completions never score less: perfect >= rough >= far; right >= wrong."""
     rows = []
     for w in session.writers:
-        pairs = (("perfect", "honest"), ("honest", "far"), ("honest", "honest_wrong"))
+        pairs = [("perfect", "honest"), ("honest", "far")]
+        if w.scenario.has_options:
+            pairs.append(("honest", "honest_wrong"))
         for better, worse in pairs:
             hi, lo = session.reference(w, better), session.reference(w, worse)
             row = _row(w, f"{better} >= {worse}", hi.value, lo.value, _diff(hi.value, lo.value))
@@ -382,8 +401,9 @@ def deterministic(session: Session) -> CheckResult:
 
 
 def batch_consistency(session: Session) -> CheckResult:
-    """TRL: each row of a mixed batch scores as it does alone."""
-    kinds = ("perfect", "honest_wrong", "far", "honest")
+    """Batched contracts: each row of a mixed batch scores as it does alone."""
+    qa = session.writers[0].scenario.has_options
+    kinds = ("perfect", "honest_wrong", "far", "honest") if qa else ("perfect", "far", "honest")
     cases = [(w, k) for k in kinds for w in session.writers]
     samples = [session.sample(w, session.reference_text(w, k)) for w, k in cases]
     outcomes = session.adapter.score_batch(samples)
@@ -463,5 +483,129 @@ def finite_and_in_range(session: Session, low: float, high: float) -> CheckResul
         "BROKEN" if broken else "ok",
         obs.scenario,
         f"{obs.check}: {obs.variant}",
+        details,
+    )
+
+
+SCALES: tuple[float, ...] = (0.5, 0.7, 0.85, 0.95, 1.0, 1.05, 1.15, 1.4, 2.0)
+"""The factors :func:`box_scale` scales the exact boxes by (about their centres)."""
+
+
+def _scaled(w: TraceWriter, factor: float) -> list[tuple[float, float, float, float]]:
+    width, height = w.scenario.image_size
+    out = []
+    for x1, y1, x2, y2 in w.scenario.boxes:
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        hw, hh = factor * (x2 - x1) / 2, factor * (y2 - y1) / 2
+        out.append(
+            (
+                max(0.0, cx - hw),
+                max(0.0, cy - hh),
+                min(float(width), cx + hw),
+                min(float(height), cy + hh),
+            )
+        )
+    return out
+
+
+def box_scale(session: Session) -> CheckResult:
+    """Boxes enlarged or shrunk about their centres never beat the exact boxes.
+
+    The mean reward over the scenarios at each scale factor is kept in the details
+    (``curve``): a reward that pays a systematic size drift shows a peak away from 1.
+    """
+    rows = []
+    curve: dict[str, list[float]] = {}
+    for w in session.writers:
+        best = session.reference(w, "perfect")
+        for factor in SCALES:
+            if factor == 1.0:
+                out = best
+            else:
+                text = w.completion(w.marks(_scaled(w, factor)), w.default_answer())
+                out = session.score("box_scale", w, f"x{factor:g}", text)
+            if out.value is not None:
+                curve.setdefault(f"{factor:g}", []).append(out.value)
+            if factor != 1.0:
+                rows.append(
+                    _row(
+                        w,
+                        f"boxes x{factor:g}",
+                        best.value,
+                        out.value,
+                        _diff(best.value, out.value),
+                        out,
+                    )
+                )
+    result = _invariant(
+        "box_scale", "boxes scaled x0.5 ... x2 never beat the exact boxes", rows, session
+    )
+    means = {k: sum(v) / len(v) for k, v in curve.items()}
+    return CheckResult(
+        result.name,
+        result.kind,
+        result.description,
+        result.honest,
+        result.exploit,
+        result.gain,
+        result.verdict,
+        result.scenario,
+        result.variant,
+        {**result.details, "curve": means},
+    )
+
+
+def group_signal(session: Session) -> CheckResult:
+    """A GRPO group of different completions does not all score the same (a warning)."""
+    tol = session.options.tolerance
+    kinds = ["perfect", "honest", "far", "perfect_untagged"]
+    if session.writers[0].scenario.has_options:
+        kinds.append("honest_wrong")
+    rows = []
+    flat: list[tuple[TraceWriter, float]] = []
+    for w in session.writers:
+        values = [session.reference(w, k).value for k in kinds]
+        scored = [v for v in values if v is not None and not math.isnan(v)]
+        if len(scored) < 2:
+            continue
+        spread = max(scored) - min(scored)
+        rows.append(_row(w, "group of " + ", ".join(kinds), max(scored), min(scored), -spread))
+        if spread <= tol:
+            flat.append((w, scored[0]))
+    description = "a GRPO group of different completions gets different rewards"
+    details: dict[str, Any] = {"cases": rows, "group": kinds}
+    if not rows:
+        return CheckResult(
+            "group_signal", "invariant", description, None, None, None, "n/a", details=details
+        )
+    if flat:
+        w, value = flat[0]
+        details["hint"] = (
+            f"every completion of a group scores {value:g} on {w.scenario.name}: zero "
+            "variance, GRPO learns nothing from such a group"
+        )
+        return CheckResult(
+            "group_signal",
+            "invariant",
+            description,
+            value,
+            value,
+            0.0,
+            "WARN",
+            w.scenario.name,
+            "constant over the group",
+            details,
+        )
+    worst = max(rows, key=lambda r: r["gain"])
+    return CheckResult(
+        "group_signal",
+        "invariant",
+        description,
+        worst["honest"],
+        worst["exploit"],
+        worst["gain"],
+        "ok",
+        worst["scenario"],
+        worst["variant"],
         details,
     )

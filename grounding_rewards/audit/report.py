@@ -19,6 +19,14 @@ Verdicts:
     The reward raised (or returned something that is not a reward) on model output.
 ``SLOW``
     One call took longer than the time limit.
+``UNSAFE``
+    The reward executed Python written by the model (``eval`` of its output).
+``SKIPPED``
+    The check's premise failed: a sanity check it relies on reported ``NO SIGNAL``,
+    so its comparison would be vacuous (the ``NO SIGNAL`` itself fails the audit).
+``WARN``
+    Worth knowing, not a hole (a GRPO group with one reward for every completion);
+    never fails the audit.
 ``n/a``
     Nothing to compare (the reward returned ``None``, or the check does not apply).
 
@@ -49,9 +57,12 @@ VERDICTS: tuple[str, ...] = (
     "NO SIGNAL",
     "CRASH",
     "SLOW",
+    "UNSAFE",
+    "SKIPPED",
+    "WARN",
     "n/a",
 )
-PASSING: frozenset[str] = frozenset({"ok", "n/a"})
+PASSING: frozenset[str] = frozenset({"ok", "n/a", "SKIPPED", "WARN"})
 
 
 @dataclass(frozen=True)
@@ -86,7 +97,7 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        """Whether the verdict is ``ok`` or ``n/a``."""
+        """Whether the verdict is ``ok``, ``n/a``, ``SKIPPED`` or ``WARN``."""
         return self.verdict in PASSING
 
 
@@ -147,6 +158,9 @@ class AuditReport:
         tolerance: Gains at or below this count as none.
         reward_range: The ``(low, high)`` every reward must lie in.
         checks: Every check, in report order.
+        output: What the target printed or warned while it was audited (kept out of
+            the table).
+        task: The task the scenarios come from.
     """
 
     target: str
@@ -156,6 +170,8 @@ class AuditReport:
     tolerance: float
     reward_range: tuple[float, float]
     checks: tuple[CheckResult, ...]
+    output: tuple[str, ...] = ()
+    task: str = "grounded-qa"
 
     @property
     def passed(self) -> bool:
@@ -170,10 +186,14 @@ class AuditReport:
     def table(self) -> str:
         """The report as text: a header, the table and a summary line."""
         lo, hi = self.reward_range
+        dialect = self.settings.get("dialect", "tags")
+        extra = "" if dialect == "tags" else f", dialect {dialect}"
+        if self.task != "grounded-qa":
+            extra += f", task {self.task}"
         head = (
             f"audit of {self.target} (contract {self.contract}, coords "
-            f"{self.settings.get('coords')}, components {','.join(self.components) or '-'}, "
-            f"range [{lo:g}, {hi:g}])"
+            f"{self.settings.get('coords')}{extra}, components "
+            f"{','.join(self.components) or '-'}, range [{lo:g}, {hi:g}])"
         )
         failed = self.failures
         summary = (
@@ -183,7 +203,26 @@ class AuditReport:
             + ", ".join(f"{c.name} ({c.verdict})" for c in failed)
         )
         hints = [f"hint ({c.name}): {c.details['hint']}" for c in failed if c.details.get("hint")]
-        tail = "\n".join([summary, *hints])
+        notes = [
+            f"warning ({c.name}): {c.details.get('hint', c.description)}"
+            for c in self.checks
+            if c.verdict == "WARN"
+        ]
+        skipped = [c.name for c in self.checks if c.verdict == "SKIPPED"]
+        if skipped:
+            notes.append(f"skipped (premise failed): {', '.join(skipped)}")
+        for c in self.checks:
+            curve = c.details.get("curve")
+            if c.name == "box_scale" and curve:
+                points = "  ".join(f"x{k}: {v:.3f}" for k, v in curve.items())
+                notes.append(f"reward vs box scale (mean over scenarios): {points}")
+        if self.output:
+            lines = sum(text.count("\n") or 1 for text in self.output)
+            notes.append(
+                f"the reward printed or warned {lines} line(s) while audited (kept out of "
+                "this table; see 'output' in --json)"
+            )
+        tail = "\n".join([*notes, summary, *hints])
         return f"{head}\n\n{format_table(self.checks)}\n\n{tail}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,6 +237,8 @@ class AuditReport:
             "passed": self.passed,
             "failed": [c.name for c in self.failures],
             "checks": [_jsonable(asdict(c)) for c in self.checks],
+            "task": self.task,
+            "output": list(self.output),
         }
 
     def to_json(self, *, indent: int | None = 2) -> str:

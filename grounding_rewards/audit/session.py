@@ -1,9 +1,9 @@
 """Options of an audit and the bookkeeping of one run (every call it made).
 
 Example:
-    >>> options = AuditOptions(components=frozenset({"bbox"}))
-    >>> options.tolerance, sorted(options.components)
-    (1e-06, ['bbox'])
+    >>> options = AuditOptions(components=frozenset({"bbox"}), task="rec")
+    >>> options.tolerance, sorted(options.components), [s.name for s in options.chosen][:1]
+    (1e-06, ['bbox'], ['rec-dog'])
 """
 
 from __future__ import annotations
@@ -12,13 +12,37 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from grounding_rewards.audit.contracts import Outcome, RewardAdapter, Sample
-from grounding_rewards.audit.scenarios import SCENARIOS, AuditSettings, Scenario, TraceWriter
+from grounding_rewards.audit.contracts import Outcome, RewardAdapter, Sample, encode_solution
+from grounding_rewards.audit.coords import render_number
+from grounding_rewards.audit.scenarios import AuditSettings, Scenario, TraceWriter, scenarios_for
+from grounding_rewards.components import component_names
 
-__all__ = ["COMPONENTS", "AuditOptions", "Observation", "Session"]
+__all__ = [
+    "COMPONENTS",
+    "TASK_COMPONENTS",
+    "AuditOptions",
+    "Observation",
+    "Session",
+    "known_components",
+]
 
-COMPONENTS: tuple[str, ...] = ("format", "accuracy", "bbox")
-"""The parts of a grounded reward a function may claim (``--components``)."""
+
+def known_components() -> tuple[str, ...]:
+    """The components a function may claim: every one registered now (``--components``)."""
+    return component_names()
+
+
+COMPONENTS: tuple[str, ...] = known_components()
+"""The registered components when the audit was imported (``format``, ``accuracy``,
+``bbox``, ``point``...); :func:`known_components` sees later registrations too."""
+
+TASK_COMPONENTS: dict[str, tuple[str, ...]] = {
+    "grounded-qa": ("format", "accuracy", "bbox"),
+    "rec": ("format", "bbox"),
+    "detection": ("format", "bbox"),
+    "points": ("format", "point"),
+}
+"""What a reward for each task is assumed to judge when ``--components`` is not given."""
 
 
 @dataclass(frozen=True)
@@ -35,17 +59,24 @@ class AuditOptions:
         time_limit: Seconds one call may take.
         fuzz: How many seeded adversarial completions to score.
         seed: Seed of every random choice (junk boxes, fuzz).
-        scenarios: The ground-truth scenarios.
+        scenarios: The ground-truth scenarios (``None``: those of ``task``).
+        task: ``grounded-qa``, ``rec``, ``detection`` or ``points``.
     """
 
     settings: AuditSettings = field(default_factory=AuditSettings)
-    components: frozenset[str] = frozenset(COMPONENTS)
+    components: frozenset[str] = frozenset(TASK_COMPONENTS["grounded-qa"])
     tolerance: float = 1e-6
     reward_range: tuple[float, float] | None = None
     time_limit: float = 5.0
     fuzz: int = 100
     seed: int = 0
-    scenarios: Sequence[Scenario] = SCENARIOS
+    scenarios: Sequence[Scenario] | None = None
+    task: str = "grounded-qa"
+
+    @property
+    def chosen(self) -> Sequence[Scenario]:
+        """The scenarios this audit runs."""
+        return scenarios_for(self.task) if self.scenarios is None else self.scenarios
 
 
 @dataclass(frozen=True)
@@ -64,7 +95,7 @@ class Session:
     def __init__(self, adapter: RewardAdapter, options: AuditOptions) -> None:
         self.adapter = adapter
         self.options = options
-        self.writers = [TraceWriter(sc, options.settings) for sc in options.scenarios]
+        self.writers = [TraceWriter(sc, options.settings) for sc in options.chosen]
         self.observations: list[Observation] = []
         self._refs: dict[tuple[str, str], Outcome] = {}
 
@@ -80,11 +111,23 @@ class Session:
         prompt: str | None = None,
         gt_order: Sequence[int] | None = None,
     ) -> Sample:
-        """A sample of ``writer``'s scenario."""
+        """A sample of ``writer``'s scenario (its solution written as the adapter says)."""
+        truth = writer.scenario.ground_truth(gt_order)
+        fmt = self.adapter.solution_format
+        solution = None
+        if fmt != "columns":
+            coords = writer.settings.coords
+            solution = encode_solution(
+                truth,
+                fmt,
+                to_space=writer.to_space,
+                number=lambda v: float(render_number(v, coords)),
+            )
         return Sample(
             completion,
-            writer.scenario.ground_truth(gt_order),
+            truth,
             writer.scenario.prompt() if prompt is None else prompt,
+            solution,
         )
 
     def record(self, check: str, writer: TraceWriter, variant: str, outcome: Outcome) -> Outcome:
@@ -136,7 +179,7 @@ class Session:
             "far": writer.far,
             "honest_wrong": lambda: writer.honest(answer=wrong),
             "perfect_wrong": lambda: writer.perfect(answer=wrong),
-            "perfect_untagged": lambda: writer.strip_tags(writer.perfect()),
+            "perfect_untagged": writer.untagged,
         }
         if kind not in texts:
             raise KeyError(f"expected a reference kind in {sorted(texts)}, got {kind!r}")

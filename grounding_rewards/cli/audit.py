@@ -9,6 +9,8 @@ gate a CI::
     grounding-rewards audit my_rewards.py:box_reward --components bbox --coords norm1000
     grounding-rewards audit grounding_rewards.trl:composite_reward_func() --contract trl
     grounding-rewards audit my_verl_reward.py:compute_score --contract verl --json audit.json
+    grounding-rewards audit vlm_r1.py:iou_reward --contract trl --task rec --dialect json \
+        --box-region answer --solution-format answer-box
 
 Example:
     >>> import argparse
@@ -28,11 +30,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from grounding_rewards.audit.contracts import CONTRACTS, AuditError, load_target, make_adapter
+from grounding_rewards.audit.contracts import (
+    CALLS,
+    CONTRACTS,
+    AuditError,
+    load_target,
+    make_adapter,
+)
 from grounding_rewards.audit.coords import SPACES
 from grounding_rewards.audit.runner import run_audit
-from grounding_rewards.audit.scenarios import AuditSettings
-from grounding_rewards.audit.session import COMPONENTS, AuditOptions
+from grounding_rewards.audit.scenarios import BOX_REGIONS, TASKS, AuditSettings, select_scenarios
+from grounding_rewards.audit.session import TASK_COMPONENTS, AuditOptions, known_components
 
 __all__ = ["register", "run"]
 
@@ -71,13 +79,73 @@ def register(subparsers: Any) -> None:
         "--contract",
         choices=CONTRACTS,
         default="plain",
-        help="how to call it: plain f(completion, **ground_truth) (default), trl, verl",
+        help="how to call it: plain f(completion, **ground_truth) (default; positional "
+        "f(predict, ground_truth) and batch functions are detected), trl, verl, easyr1, "
+        "swift (an ORM class or instance), openrlhf",
     )
     parser.add_argument(
         "--components",
-        default=",".join(COMPONENTS),
-        help="what the reward judges, comma-separated among format,accuracy,bbox "
-        "(default: all three); tricks aimed at a claimed component must lower the reward",
+        default=None,
+        help="what the reward judges, comma-separated among the registered components "
+        "(format, accuracy, bbox, point, ...; default by --task: format,accuracy,bbox for "
+        "grounded-qa, format,bbox for rec and detection, format,point for points); "
+        "tricks aimed at a claimed component must lower the reward",
+    )
+    parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default="grounded-qa",
+        help="what the completions answer: grounded-qa (question, grounded reasoning, a "
+        "letter; default), rec (one target), detection (several labelled objects), points",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=None,
+        metavar="NAME,...",
+        help="run only these scenarios of the task (see docs/audit.md)",
+    )
+    parser.add_argument(
+        "--dialect",
+        default=None,
+        metavar="NAME",
+        help="how the reward reads boxes: tags (default), json, qwen2-tokens, ref-box, bare, "
+        "molmo, florence2 or any registered dialect; sets the default --coords to the "
+        "dialect's usual space",
+    )
+    parser.add_argument(
+        "--box-region",
+        choices=BOX_REGIONS,
+        default=None,
+        help="where the honest completion writes boxes: think, answer (default for rec and "
+        "detection) or anywhere (in the reasoning, and boxes elsewhere are no exploit)",
+    )
+    parser.add_argument(
+        "--solution-format",
+        default="columns",
+        metavar="FORMAT",
+        help="how the reward's ground truth is written: columns (gt_boxes, gt_labels, ...; "
+        'default), json ([{"bbox_2d": [...], "label": ...}]), answer-box '
+        "(<answer>[x1, y1, x2, y2]</answer>) or MODULE:FUNCTION (a hook given our columns)",
+    )
+    parser.add_argument(
+        "--solution-column",
+        default="solution",
+        help="trl, swift and plain: the column (keyword) the solution goes in "
+        "(default: solution); verl and easyr1 pass it as ground_truth, openrlhf as labels",
+    )
+    parser.add_argument(
+        "--call",
+        choices=CALLS,
+        default="auto",
+        help="plain: keywords f(completion, answer=..., ...), positional f(completion, "
+        "solution), batch f(completions, solutions) -> list; auto detects it",
+    )
+    parser.add_argument(
+        "--easyr1-type",
+        choices=("batch", "sequential"),
+        default=None,
+        help="easyr1: batch f(reward_inputs) or sequential f(reward_input) (default: "
+        "REWARD_TYPE of the function's module, else batch)",
     )
     parser.add_argument(
         "--coords",
@@ -140,14 +208,39 @@ def _json_arg(name: str, value: str) -> dict[str, Any]:
     return data
 
 
-def _components(value: str) -> frozenset[str]:
+def _components(value: str | None, task: str) -> frozenset[str]:
+    if value is None:
+        return frozenset(TASK_COMPONENTS[task])
+    names = known_components()
     parts = {p.strip() for p in value.split(",") if p.strip()}
-    unknown = parts - set(COMPONENTS)
+    unknown = parts - set(names)
     if unknown or not parts:
-        raise AuditError(
-            f"--components: expected names among {','.join(COMPONENTS)}, got {value!r}"
-        )
+        raise AuditError(f"--components: expected names among {','.join(names)}, got {value!r}")
     return frozenset(parts)
+
+
+def _settings(args: argparse.Namespace) -> tuple[AuditSettings, Any]:
+    """The rendering settings and the RewardConfig (``None`` without --config)."""
+    from grounding_rewards.dialects import get_dialect
+    from grounding_rewards.errors import ConfigError
+
+    explicit = _json_arg("--config", args.config) if args.config is not None else {}
+    dialect = args.dialect or explicit.get("dialect", "tags")
+    try:
+        usual = get_dialect(dialect).coords
+    except ConfigError as exc:
+        raise AuditError(f"--dialect: {exc}") from None
+    coords = args.coords or explicit.get("coords") or ("pixel" if dialect == "tags" else usual)
+    default_region = "answer" if args.task in ("rec", "detection") else "think"
+    region = args.box_region or explicit.get("box_region") or default_region
+    if args.config is None:
+        return AuditSettings(coords=coords, dialect=dialect, box_region=region), None
+    from grounding_rewards.config import RewardConfig
+
+    config = RewardConfig(
+        **{**explicit, "dialect": dialect, "coords": coords, "box_region": region}
+    )
+    return AuditSettings.from_config(config), config
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,22 +255,18 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         AuditError: For a bad target or option (the CLI prints it and exits 2).
     """
-    config = None
-    if args.config is not None:
-        from grounding_rewards.config import RewardConfig
-
-        config = RewardConfig(**_json_arg("--config", args.config))
-        if args.coords is not None:
-            config = config.replace(coords=args.coords)
-        settings = AuditSettings.from_config(config)
-    else:
-        settings = AuditSettings(coords=args.coords or "pixel")
+    settings, config = _settings(args)
     reward_kwargs = _json_arg("--reward-kwargs", args.reward_kwargs) if args.reward_kwargs else {}
     if args.fuzz < 0 or args.time_limit <= 0 or args.tolerance < 0:
         raise AuditError("expected --fuzz >= 0, --time-limit > 0 and --tolerance >= 0")
     if args.range is not None and not args.range[0] < args.range[1]:
         raise AuditError(f"--range: expected LOW < HIGH, got {args.range[0]:g} {args.range[1]:g}")
-    fn = load_target(args.target)
+    names = [n.strip() for n in (args.scenarios or "").split(",") if n.strip()]
+    try:
+        scenarios = select_scenarios(args.task, names)
+    except ValueError as exc:
+        raise AuditError(f"--scenarios: {exc}") from None
+    fn = load_target(args.target, allow_class=args.contract == "swift")
     adapter = make_adapter(
         fn,
         args.contract,
@@ -185,10 +274,16 @@ def run(args: argparse.Namespace) -> int:
         reward_kwargs=reward_kwargs,
         conversational=args.conversational,
         data_source=args.data_source,
+        solution_format=args.solution_format,
+        solution_column=args.solution_column,
+        call=args.call,
+        easyr1_type=args.easyr1_type,
     )
     options = AuditOptions(
         settings=settings,
-        components=_components(args.components),
+        components=_components(args.components, args.task),
+        task=args.task,
+        scenarios=scenarios,
         tolerance=args.tolerance,
         reward_range=None if args.range is None else (args.range[0], args.range[1]),
         time_limit=args.time_limit,

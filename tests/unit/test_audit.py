@@ -96,7 +96,7 @@ def test_outside_reasoning_check_does_not_apply_when_boxes_count_anywhere():
     config = gr.RewardConfig(box_region="anywhere")
     report = audit(gr.grounding_reward, config=config, **FAST)
     assert report.passed
-    assert check(report, "boxes_outside_reasoning").verdict == "n/a"
+    assert check(report, "boxes_outside_region").verdict == "n/a"
 
 
 # -- ours pass ---------------------------------------------------------------------
@@ -171,7 +171,7 @@ NAIVE = {
             "random_boxes": "NOT PENALIZED",
             "degenerate_boxes": "NOT PENALIZED",
             "nonfinite_coords": "NOT PENALIZED",
-            "boxes_outside_reasoning": "GAINS",
+            "boxes_outside_region": "GAINS",
             "span_order": "BROKEN",
             "ground_truth_order": "BROKEN",
             "spam_bound": "BROKEN",
@@ -179,7 +179,7 @@ NAIVE = {
     ),
     "max_iou_precision": (
         ("bbox",),
-        {"repeated_box": "GAINS", "boxes_outside_reasoning": "GAINS", "spam_bound": "BROKEN"},
+        {"repeated_box": "GAINS", "boxes_outside_region": "GAINS", "spam_bound": "BROKEN"},
     ),
     "substring_answer": (
         ("accuracy",),
@@ -193,7 +193,7 @@ NAIVE = {
                 "degenerate_boxes",
                 "nonfinite_coords",
                 "huge_coords",
-                "boxes_outside_reasoning",
+                "boxes_outside_region",
                 "nested_tags",
                 "unclosed_tags",
                 "miscased_tags",
@@ -268,7 +268,11 @@ def test_a_reward_above_its_range_is_reported():
     report = audit(generous, components=["format"], reward_range=(0.0, 1.0), **FAST)
     assert check(report, "finite_and_in_range").verdict == "BROKEN"
     assert check(report, "finite_and_in_range").exploit == 5.0
-    assert check(report, "broken_template").verdict == "GAINS"
+    # The template is not rewarded over untagged words (NO SIGNAL), so the format
+    # exploits' comparisons are vacuous: reported as skipped, not failed.
+    assert check(report, "responds_to_format").verdict == "NO SIGNAL"
+    row = check(report, "broken_template")
+    assert row.verdict == "SKIPPED" and row.details["would_be"] == "GAINS"
 
 
 def test_a_nondeterministic_reward_is_reported():
@@ -341,9 +345,13 @@ def test_run_audit_rejects_contract_mismatch_and_bad_options():
         run_audit(make_adapter(gr.bbox_reward, "trl"))
     with pytest.raises(AuditError, match="expected components"):
         run_audit(make_adapter(gr.bbox_reward), AuditOptions(components=frozenset({"boxes"})))
-    with pytest.raises(AuditError, match="box_region"):
+    with pytest.raises(AuditError, match="box-region"):
         run_audit(
-            make_adapter(gr.bbox_reward), AuditOptions(settings=AuditSettings(box_region="answer"))
+            make_adapter(gr.bbox_reward), AuditOptions(settings=AuditSettings(box_region="inside"))
+        )
+    with pytest.raises(AuditError, match="writes points"):
+        run_audit(
+            make_adapter(gr.bbox_reward), AuditOptions(settings=AuditSettings(dialect="molmo"))
         )
 
 

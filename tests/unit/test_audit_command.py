@@ -154,7 +154,7 @@ def test_range_option(capsys):
         (["grounding_rewards:bbox_reward", "--config", "{oops"], "--config: expected JSON"),
         (["grounding_rewards:bbox_reward", "--range", "1", "0"], "expected LOW < HIGH"),
         (["grounding_rewards:bbox_reward", "--fuzz", "-1"], "expected --fuzz >= 0"),
-        (["grounding_rewards:bbox_reward", "--contract", "trl"], "is --contract right?"),
+        (["grounding_rewards:bbox_reward", "--contract", "trl"], "scores under --contract plain"),
     ],
 )
 def test_usage_errors_exit_two_with_one_clear_line(capsys, argv, message):

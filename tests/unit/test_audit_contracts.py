@@ -47,7 +47,7 @@ def test_to_reward_value_reads_a_breakdown_and_keeps_nan():
     ("bad", "message"),
     [
         ("1.0", "expected a number, got str"),
-        ({"acc": 1}, "'score' key"),
+        ({"acc": 1}, "'score', 'overall' or 'rewards' key"),
         ([1.0], "expected a number"),
     ],
 )
@@ -108,7 +108,7 @@ def test_load_a_file_that_fails_to_import(tmp_path):
 
 def test_make_adapter_checks_contract_and_callable():
     with pytest.raises(AuditError, match="expected --contract"):
-        make_adapter(gr.bbox_reward, "openrlhf")
+        make_adapter(gr.bbox_reward, "deepspeed")
     with pytest.raises(AuditError, match="expected a callable"):
         make_adapter(42, "plain")
 
