@@ -11,7 +11,7 @@ grounding_rewards itself, ...): the self times of its modules, summed, so that t
 shares add up to the whole import.
 
 The target for the default install is an import under 150 ms on the development
-machine (2 shared cores); scipy.optimize and shapely are loaded only when needed.
+machine (2 shared cores); numpy, scipy.optimize and shapely are loaded only when needed.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  biggest packages in the median round ({median_round[0]:.1f} ms):")
     for name, ms in shares[: args.top]:
         print(f"    {name:28s} {ms:7.1f} ms  {100 * ms / median_round[0]:5.1f} %")
-    heavy = [name for name in ("scipy", "shapely") if name in median_round[2]]
+    heavy = [name for name in ("numpy", "scipy", "shapely") if name in median_round[2]]
     print(f"  heavy packages imported: {', '.join(heavy) or 'none'}")
 
 

@@ -29,13 +29,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Literal, TypeAlias, get_args
-
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 from grounding_rewards.config import CoordSpace
 from grounding_rewards.errors import ConfigError, GroundTruthError, InputError
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the reward's path never needs it
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "COORD_SPACES",
@@ -73,6 +74,8 @@ def as_boxes(boxes: ArrayLike) -> NDArray[np.float64]:
         >>> as_boxes([1, 2, 3, 4]).shape, as_boxes([]).shape
         ((1, 4), (0, 4))
     """
+    import numpy as np
+
     array = np.asarray(boxes, dtype=np.float64)
     if array.size == 0:
         return array.reshape(0, 4)
@@ -96,6 +99,8 @@ def box_area(boxes: ArrayLike) -> NDArray[np.float64]:
         >>> box_area([[0, 0, 2, 3], [5, 5, 4, 4]]).tolist()
         [6.0, 0.0]
     """
+    import numpy as np
+
     b = as_boxes(boxes)
     area: NDArray[np.float64] = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(
         b[:, 3] - b[:, 1], 0, None
@@ -316,6 +321,8 @@ def to_pixels(
         [[0.0, 0.0, 640.0, 480.0]]
     """
     sx, sy = pixel_scale(space, image_size, min_pixels=min_pixels, max_pixels=max_pixels)
+    import numpy as np
+
     pixels: NDArray[np.float64] = as_boxes(boxes) * np.array([sx, sy, sx, sy])
     return pixels
 
@@ -348,5 +355,7 @@ def from_pixels(
         [[500.0, 500.0, 1000.0, 1000.0]]
     """
     sx, sy = pixel_scale(space, image_size, min_pixels=min_pixels, max_pixels=max_pixels)
+    import numpy as np
+
     converted: NDArray[np.float64] = as_boxes(boxes) / np.array([sx, sy, sx, sy])
     return converted

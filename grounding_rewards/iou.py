@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import get_args
-
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from typing import TYPE_CHECKING, TypeAlias, get_args
 
 from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import Similarity
 from grounding_rewards.errors import ConfigError, InputError
+
+if TYPE_CHECKING:  # numpy is imported where it is used: the reward's path never needs it
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
+
+    Array: TypeAlias = NDArray[np.float64]
 
 __all__ = [
     "box_iou",
@@ -45,7 +48,6 @@ __all__ = [
     "paired_generalized_box_iou",
 ]
 
-Array = NDArray[np.float64]
 BoxTuple = tuple[float, ...]
 _FOUR_OVER_PI_SQUARED = 4.0 / math.pi**2
 _KINDS: tuple[str, ...] = get_args(Similarity)
@@ -57,6 +59,8 @@ def _box_inter_union(b1: Array, b2: Array) -> tuple[Array, Array]:
     The array kernel every numpy variant builds on (as torchvision's
     ``_box_inter_union``); :func:`iou_rows` is its plain-Python twin.
     """
+    import numpy as np
+
     x1, y1, x2, y2 = b1[..., 0], b1[..., 1], b1[..., 2], b1[..., 3]
     u1, v1, u2, v2 = b2[..., 0], b2[..., 1], b2[..., 2], b2[..., 3]
     inter = np.clip(np.minimum(x2, u2) - np.maximum(x1, u1), 0, None) * np.clip(
@@ -70,6 +74,8 @@ def _geometry(b1: Array, b2: Array, kind: Similarity) -> Array:
     """Similarity of broadcastable box arrays ``[..., 4]``, built on :func:`_box_inter_union`."""
     if kind not in _KINDS:
         raise ConfigError(f"similarity: expected one of {_KINDS}, got {kind!r}")
+    import numpy as np
+
     with np.errstate(all="ignore"):
         x1, y1, x2, y2 = b1[..., 0], b1[..., 1], b1[..., 2], b1[..., 3]
         u1, v1, u2, v2 = b2[..., 0], b2[..., 1], b2[..., 2], b2[..., 3]
@@ -278,6 +284,8 @@ def box_similarity(boxes1: ArrayLike, boxes2: ArrayLike, kind: Similarity = "iou
     raw = _pairwise(boxes1, boxes2, kind)
     if kind == "iou":
         return raw
+    import numpy as np
+
     mapped: Array = np.clip((raw + 1.0) / 2.0, 0.0, 1.0)
     return mapped
 

@@ -18,14 +18,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from typing import TYPE_CHECKING
 
 from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import DEFAULT_CONFIG, LabelMatching, RewardConfig, Similarity
 from grounding_rewards.errors import InputError
 from grounding_rewards.iou import box_similarity, iou_rows
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["Matching", "assign", "iou_rows", "labels_agree", "match_boxes", "similarity_matrix"]
 
@@ -209,24 +210,28 @@ def assign(scores: list[list[float]]) -> list[tuple[int, int]]:
     if n == 2 and m == 2:
         (a, b), (c, d) = scores
         return [(0, 0), (1, 1)] if a + d >= b + c else [(0, 1), (1, 0)]
-    rows, columns = _hungarian()(np.array(scores, dtype=np.float64), maximize=True)
-    return list(zip(rows.tolist(), columns.tolist(), strict=True))
+    return _hungarian()(scores)
 
 
-_SOLVER: list[Callable[..., tuple[NDArray[np.intp], NDArray[np.intp]]]] = []
+_SOLVER: list[Callable[[list[list[float]]], list[tuple[int, int]]]] = []
 
 
-def _hungarian() -> Callable[..., tuple[NDArray[np.intp], NDArray[np.intp]]]:
-    """Return scipy's ``linear_sum_assignment``, imported on first use.
+def _hungarian() -> Callable[[list[list[float]]], list[tuple[int, int]]]:
+    """Return a Hungarian solver over nested lists (scipy's), built on first use.
 
-    ``scipy.optimize`` takes ~250 ms to import and most completions never need it
-    (one row, one column or 2 x 2); an import statement on every call would cost
-    ~0.35 us, a third of the solver's own time on a 3 x 3 matrix, hence the cache.
+    numpy and ``scipy.optimize`` take ~300 ms to import and most completions never
+    need them (one row, one column or 2 x 2); import statements on every call would
+    cost ~0.35 us, a third of the solver's own time on a 3 x 3 matrix, hence the cache.
     """
     if not _SOLVER:
+        import numpy as np
         from scipy.optimize import linear_sum_assignment
 
-        _SOLVER.append(linear_sum_assignment)
+        def solve(scores: list[list[float]]) -> list[tuple[int, int]]:
+            rows, columns = linear_sum_assignment(np.array(scores, dtype=np.float64), maximize=True)
+            return list(zip(rows.tolist(), columns.tolist(), strict=True))
+
+        _SOLVER.append(solve)
     return _SOLVER[0]
 
 

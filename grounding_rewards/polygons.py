@@ -19,13 +19,12 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
 from grounding_rewards.errors import InputError
 
-if TYPE_CHECKING:  # shapely is imported where it is used: it is not on the reward's path
+if TYPE_CHECKING:  # numpy and shapely are imported where they are used, off the reward's path
+    import numpy as np
     import shapely
+    from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["polygon_iou", "rotated_box_iou", "rotated_box_to_polygon"]
 
@@ -33,6 +32,7 @@ Point = Sequence[float]
 
 
 def _as_geometry(points: Sequence[Point]) -> shapely.Geometry:
+    import numpy as np
     import shapely
 
     coords = np.asarray(points, dtype=np.float64)
@@ -69,12 +69,15 @@ def polygon_iou(
 
 
 def _object_array(items: list[shapely.Geometry]) -> NDArray[np.object_]:
+    import numpy as np
+
     array = np.empty(len(items), dtype=object)
     array[:] = items
     return array
 
 
 def _geometry_iou(geoms1: NDArray[np.object_], geoms2: NDArray[np.object_]) -> NDArray[np.float64]:
+    import numpy as np
     import shapely
 
     if geoms1.size == 0 or geoms2.size == 0:
@@ -124,6 +127,7 @@ def rotated_box_iou(boxes1: ArrayLike, boxes2: ArrayLike) -> NDArray[np.float64]
         >>> rotated_box_iou([[0, 0, 2, 2, 0]], [[1, 0, 2, 2, 0]]).round(4).tolist()
         [[0.3333]]
     """
+    import numpy as np
     import shapely
 
     polygons = []
