@@ -95,6 +95,7 @@ def draw_overlay(
     gt_labels: Sequence[str] | None = None,
     pred_ious: Sequence[float | None] | None = None,
     line_width: int | None = None,
+    pred_captions: Sequence[str] | None = None,
 ) -> Image:
     """Return a copy of ``image`` with ground-truth (blue) and predicted (orange) boxes.
 
@@ -107,6 +108,8 @@ def draw_overlay(
         gt_labels: Labels of the ground-truth boxes.
         pred_ious: IoU of each predicted box's match (``None``: unmatched).
         line_width: Box outline width in pixels; default scales with the image.
+        pred_captions: Captions that replace ``label IoU x`` on predicted boxes (e.g.
+            zoom crops with their scores).
 
     Returns:
         A new RGB image.
@@ -138,7 +141,10 @@ def draw_overlay(
     for k, box in enumerate(pred_boxes):
         label = pred_labels[k] if pred_labels is not None and k < len(pred_labels) else ""
         iou = pred_ious[k] if pred_ious is not None and k < len(pred_ious) else None
-        items.append((box, box_caption(label, iou, predicted=True), PRED_COLOR))
+        caption = box_caption(label, iou, predicted=True)
+        if pred_captions is not None and k < len(pred_captions):
+            caption = pred_captions[k]
+        items.append((box, caption, PRED_COLOR))
     for box, _, color in items:
         if _finite(box):
             x1, y1, x2, y2 = (float(v) for v in box)
