@@ -1,7 +1,8 @@
 """Normalize the completions and images that trainers hand to reward functions.
 
 TRL passes a completion as a string (standard datasets) or as a list of messages
-(conversational datasets), whose ``content`` is a string or a list of typed blocks.
+(conversational datasets), whose ``content`` is a string or a list of typed blocks,
+and (AsyncGRPO, vLLM reasoning parsers) a ``reasoning_content`` split off the text.
 Images arrive as PIL images, lists of them, or arrays.
 
 Example:
@@ -12,6 +13,9 @@ Example:
     >>> blocks = [{"type": "text", "text": "<answer>"}, {"type": "text", "text": "B</answer>"}]
     >>> completion_text([{"role": "assistant", "content": blocks}])
     '<answer>B</answer>'
+    >>> completion_text([{"role": "assistant", "reasoning_content": "It is B.",
+    ...                   "content": "<answer>B</answer>"}])
+    '<think>It is B.</think><answer>B</answer>'
     >>> image_size_of(None) is None
     True
 """
@@ -57,15 +61,29 @@ def completion_text(completion: Any) -> Any:
     if isinstance(completion, str):
         return completion
     if isinstance(completion, Mapping):
-        return _content_text(completion.get("content"))
+        return _message_text(completion)
     if isinstance(completion, Sequence) and completion:
         assistant = [
             m for m in completion if isinstance(m, Mapping) and m.get("role") == "assistant"
         ]
         message = assistant[-1] if assistant else completion[-1]
         if isinstance(message, Mapping):
-            return _content_text(message.get("content"))
+            return _message_text(message)
     return completion
+
+
+def _message_text(message: Mapping[str, Any]) -> Any:
+    """A message's text, with the reasoning a response parser split off put back.
+
+    TRL's ``parse_response`` (AsyncGRPO) and vLLM's reasoning parsers move the
+    ``<think>...</think>`` block of Qwen-style output into ``reasoning_content``; the
+    boxes and the format live there, so the block is restored in front of the content.
+    """
+    text = _content_text(message.get("content"))
+    reasoning = message.get("reasoning_content")
+    if isinstance(reasoning, str) and reasoning and isinstance(text, str) and reasoning not in text:
+        return f"<think>{reasoning}</think>{text}"
+    return text
 
 
 def image_size_of(image: Any) -> tuple[int, int] | None:
