@@ -332,8 +332,13 @@ def _junk_boxes(
 
 
 def spam_bound(session: Session) -> CheckResult:
-    """Box spam is bounded: the box part of the reward is at most ``m / n``."""
+    """Box spam is bounded: the box part of the reward is at most ``m / n``.
+
+    For ``rec`` (one target) only junk *before* the right box is written: a reward may
+    read the first box alone, and then what follows it is not an answer.
+    """
     cap = session.options.settings.max_boxes
+    rec = session.options.task == "rec"
     rows = []
     for w in session.writers:
         sc = w.scenario
@@ -348,9 +353,10 @@ def spam_bound(session: Session) -> CheckResult:
             if w.points:
                 shapes = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in shapes]
             junk = w.marks(shapes, labels=[sc.labels[i % m] for i in range(j)])
-            cases.append((f"perfect + {j} junk boxes after", m + j, exact + junk))
+            if not rec:
+                cases.append((f"perfect + {j} junk boxes after", m + j, exact + junk))
             cases.append((f"perfect + {j} junk boxes before", m + j, junk + exact))
-        for k in (2, 4):
+        for k in () if rec else (2, 4):
             dup = [s for s in exact for _ in range(k)]
             cases.append((f"every perfect box x{k}", m * k, dup))
         for variant, n, sentences in cases:
