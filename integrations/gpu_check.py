@@ -4,7 +4,10 @@ Runs offline on one CUDA GPU in well under 5 minutes: the policy is a randomly
 initialised Qwen2.5-VL of a few hundred million parameters built from a config
 (``integrations/trl/tiny_qwen.py``, preset ``gpu``), the tokenizer is trained on the
 spot, and the images ship with scikit-image. Prints one JSON object: device, model
-size, per-step wall time, time in the reward functions and its share of the step.
+size, per-step wall time, time in the reward functions and its share of the step, and
+the checks it made. It exits 1 when a check fails: a non-finite loss, a reward outside
+[0, 1] (each component) or outside [0, sum of weights] (the total), a step without
+logged rewards, or rewards taking more than ``--max-reward-share`` percent of a step.
 
     python integrations/gpu_check.py                 # on a GPU machine
     python integrations/gpu_check.py --cpu-dry-run   # same code path, tiny model, CPU
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -43,6 +47,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run on the CPU with the tiny preset and 2 short steps (checks the script)",
     )
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument(
+        "--max-reward-share",
+        type=float,
+        default=5.0,
+        help="fail when the reward functions take more than this percent of a step (5)",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,18 +128,67 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if "completions/mean_length" in e
         ],
         "total_s": time.perf_counter() - started,
+        "losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
+        "reward_means": {
+            name: [e[f"rewards/{name}/mean"] for e in trainer.state.log_history if "reward" in e]
+            for name in grpo_qwen25vl.REWARD_NAMES
+        },
+        "reward_totals": [e["reward"] for e in trainer.state.log_history if "reward" in e],
+        "reward_weight_sum": float(sum(reward_weights(reward))),
+        "steps": args.steps,
     }
     return result
+
+
+def check(result: dict[str, Any], max_reward_share: float | None) -> list[str]:
+    """What is wrong with a run's measurements (empty when every check passes).
+
+    ``max_reward_share`` is ``None`` on a CPU dry run: the tiny model's step is so cheap
+    that the rewards' share of it says nothing about a real run.
+
+    Example:
+        >>> ok = {"losses": [0.1], "reward_means": {"bbox_reward": [0.5]}, "steps": 1,
+        ...       "reward_totals": [1.5], "reward_weight_sum": 3.0, "reward_share_percent": 1.0}
+        >>> check(ok, 5.0)
+        []
+        >>> bad = {**ok, "losses": [float("nan")], "reward_share_percent": 9.0}
+        >>> check(bad, 5.0)  # doctest: +NORMALIZE_WHITESPACE
+        ['loss: expected finite values, got [nan]',
+         'reward share: expected <= 5.0% of a step, got 9.0%']
+    """
+    failures = []
+    losses = result["losses"]
+    if len(losses) != result["steps"] or not all(math.isfinite(v) for v in losses):
+        failures.append(f"loss: expected finite values, got {losses}")
+    for name, values in result["reward_means"].items():
+        if len(values) != result["steps"] or not all(
+            math.isfinite(v) and 0.0 <= v <= 1.0 for v in values
+        ):
+            failures.append(f"{name}: expected one mean in [0, 1] per step, got {values}")
+    top = result["reward_weight_sum"]
+    totals = result["reward_totals"]
+    if not all(math.isfinite(v) and 0.0 <= v <= top for v in totals):
+        failures.append(f"reward: expected totals in [0, {top}], got {totals}")
+    share = result["reward_share_percent"]
+    if max_reward_share is not None and not (math.isfinite(share) and share <= max_reward_share):
+        failures.append(
+            f"reward share: expected <= {max_reward_share}% of a step, got {share:.1f}%"
+        )
+    return failures
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
+    failures = check(result, None if args.cpu_dry_run else args.max_reward_share)
+    result["checks"] = {"passed": not failures, "failures": failures}
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
         args.json.write_text(text + "\n")
-    return 0
+    for failure in failures:
+        print(f"gpu_check: FAILED: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

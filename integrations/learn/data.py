@@ -1,0 +1,141 @@
+"""Toy images -> the synthesis pipeline -> grounded QA -> TRL datasets (our exporter).
+
+The pipeline is the project's own (``grounding_rewards.synthesis``) with its
+deterministic offline captioner and verifier; the detector is the toy world's oracle
+(:class:`world.OracleDetector`), standing in for OWLv2 / Grounding DINO. Every QA item
+the pipeline writes (question, options, answer, grounded rationale, boxes) is used as
+is, except brightness questions, which are dropped: the offline captioner's brightness
+of a shape mostly reflects the dark background around it, not the shape.
+
+Splits are disjoint sets of images: ``sft`` (warm start), ``grpo`` (RL prompts) and
+``eval`` (held out; one question per image, cycling colour / relation / counting).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import world
+
+from grounding_rewards import RewardConfig
+from grounding_rewards.export_schema import GroundedExample, read_examples
+
+__all__ = ["SPLITS", "Data", "kind_of", "make_data"]
+
+SPLITS = ("sft", "grpo", "eval")
+_EVAL_KINDS = ("color", "relation", "counting")
+
+
+def kind_of(question: str) -> str:
+    """The question kind from the pipeline's phrasing (``qa@v1``)."""
+    if question.startswith("What color"):
+        return "color"
+    if question.startswith("Which object"):
+        return "relation"
+    if question.startswith("How many"):
+        return "counting"
+    return "other"
+
+
+@dataclass
+class Data:
+    """Examples per split and their exported TRL datasets."""
+
+    examples: dict[str, list[GroundedExample]]
+    datasets: dict[str, Any]
+
+
+def _records(folder: Path) -> Iterator[GroundedExample]:
+    for part in sorted((folder / "records").glob("part-*.jsonl")):
+        yield from read_examples(part)
+
+
+def make_data(
+    out: Path,
+    *,
+    images: dict[str, int],
+    world_seed: int = 0,
+    objects: int = 2,
+    reward: RewardConfig | None = None,
+    log: Any = print,
+) -> Data:
+    """Draw the world, synthesize QA, export a TRL dataset per split (cached under ``out``).
+
+    Args:
+        out: Data folder (``images/``, ``synth/``, ``trl-<split>/``); reused when its
+            ``world.json`` matches the request.
+        images: Images per split, e.g. ``{"sft": 500, "grpo": 400, "eval": 240}``.
+        world_seed: Seed of the world.
+        objects: Shapes per image.
+        reward: The reward config the datasets are exported for (pixel space).
+        log: Progress printer.
+    """
+    import datasets
+
+    from grounding_rewards.export import to_trl_dataset
+    from grounding_rewards.synthesis.backends.offline import OfflineBackend
+    from grounding_rewards.synthesis.config import SynthesisConfig
+    from grounding_rewards.synthesis.pipeline import Pipeline
+    from grounding_rewards.synthesis.runner import run_synthesis_sync
+
+    spec = {"images": images, "world_seed": world_seed, "objects": objects, "version": 1}
+    marker = out / "world.json"
+    cached = marker.exists() and json.loads(marker.read_text()) == spec
+    detector = world.OracleDetector()
+    paths: list[str] = []
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    index = 0
+    for split in SPLITS:
+        for _ in range(images.get(split, 0)):
+            path = out / "images" / f"{split}-{index:05d}.png"
+            scene = world.make_scene(world_seed, index, objects=objects)
+            image = world.render(scene)
+            detector.add(image, scene)
+            if not cached:
+                image.save(path)
+            paths.append(str(path))
+            index += 1
+    synth = out / "synth"
+    if not cached:
+        # The margin is 0 so that the crop the captioner names a colour from is mostly shape.
+        pipeline = Pipeline(
+            OfflineBackend(),
+            detectors=[detector],
+            config=SynthesisConfig(seed=world_seed, crop_margin=0.0),
+        )
+        summary = run_synthesis_sync(paths, synth, pipeline, progress=False, concurrency=4)
+        log(f"synthesis: {summary.format()}")
+    by_split: dict[str, list[GroundedExample]] = {split: [] for split in SPLITS}
+    eval_seen: set[str] = set()
+    for example in sorted(_records(synth), key=lambda e: (e.image, e.id)):
+        split = Path(example.image).name.split("-")[0]
+        kind = kind_of(example.question)
+        if kind == "other":
+            continue
+        if split == "eval":
+            number = int(Path(example.image).stem.split("-")[1])
+            if example.image in eval_seen or kind != _EVAL_KINDS[number % len(_EVAL_KINDS)]:
+                continue
+            eval_seen.add(example.image)
+        by_split[split].append(example)
+    exported: dict[str, Any] = {}
+    for split, rows in by_split.items():
+        folder = out / f"trl-{split}"
+        if cached and folder.exists():
+            exported[split] = datasets.load_from_disk(str(folder))
+            continue
+        dataset = to_trl_dataset(rows, config=reward, cache_dir=out / "cache" / split)
+        dataset.save_to_disk(str(folder))
+        exported[split] = datasets.load_from_disk(str(folder))
+    if not cached:
+        marker.write_text(json.dumps(spec))
+    log(
+        "data: "
+        + ", ".join(f"{s} {len(by_split[s])} questions" for s in SPLITS)
+        + f" from {sum(images.values())} images"
+    )
+    return Data(by_split, exported)
