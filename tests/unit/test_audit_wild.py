@@ -520,3 +520,123 @@ def test_format_hint_names_the_dialect_the_reward_reads():
     row = check(report, "responds_to_format")
     assert row.verdict == "NO SIGNAL"
     assert "--dialect json" in row.details["hint"]
+
+
+# -- the gallery falls to what docs/audit.md says -----------------------------------
+
+GALLERY = "grounding_rewards.audit.gallery"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            [
+                "rec_iou",
+                "--contract",
+                "trl",
+                "--task",
+                "rec",
+                "--dialect",
+                "json",
+                "--coords",
+                "pixel",
+                "--solution-format",
+                "answer-box",
+            ],
+            {"degenerate_boxes": "CRASH"},
+        ),
+        (
+            [
+                "rec_answer_check",
+                "--contract",
+                "trl",
+                "--task",
+                "rec",
+                "--dialect",
+                "bare",
+                "--solution-format",
+                "answer-box",
+            ],
+            {"numbers_only": "GAINS"},
+        ),
+        (
+            [
+                "giou_reward",
+                "--task",
+                "rec",
+                "--dialect",
+                "bare",
+                "--solution-format",
+                "answer-box",
+                "--range",
+                "0",
+                "2",
+            ],
+            {"whole_image_box": "GAINS"},
+        ),
+        (
+            [
+                "soft_f1",
+                "--contract",
+                "easyr1",
+                "--task",
+                "detection",
+                "--dialect",
+                "json",
+                "--coords",
+                "pixel",
+                "--solution-format",
+                "json",
+            ],
+            {"spam_bound": "BROKEN"},
+        ),
+        (
+            ["ap_reward", "--contract", "verl", "--task", "detection", "--dialect", "qwen2-tokens"],
+            {"nonfinite_coords": "GAINS"},
+        ),
+        (
+            [
+                "DetectionORM",
+                "--contract",
+                "swift",
+                "--task",
+                "detection",
+                "--dialect",
+                "json",
+                "--coords",
+                "pixel",
+                "--solution-format",
+                "json",
+            ],
+            {"missing_keys": "CRASH"},
+        ),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else "",
+)
+def test_each_gallery_design_is_audited_with_flags_alone(argv, expected, capsys):
+    import argparse
+
+    from grounding_rewards.cli.audit import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(
+        [
+            "audit",
+            f"{GALLERY}:{argv[0]}",
+            *argv[1:],
+            "--components",
+            "bbox",
+            "--fuzz",
+            "10",
+            "--json",
+            "-",
+            "--quiet",
+        ]
+    )
+    assert args.handler(args) == 1
+    report = json.loads(capsys.readouterr().out)
+    verdicts = {c["name"]: c["verdict"] for c in report["checks"]}
+    for name, verdict in expected.items():
+        assert verdicts[name] == verdict, (name, verdicts)
