@@ -43,6 +43,9 @@ Targets:
   our ground-truth keys, for ``--data.label_key label`` and
   :func:`grounding_rewards.openrlhf.reward_func`), ``images`` (a ``data:image`` URI
   that OpenRLHF's ``load_images`` decodes), ``datasource`` and ``id``.
+* **Zoom SFT** (:func:`write_zoom_sft_jsonl`): multi-turn trajectories for the cold
+  start of tool-using RL (question -> zoom call on the evidence -> zoomed view ->
+  grounded answer), each with R_zoom = 1; see :mod:`grounding_rewards.zoom.sft`.
 
 Images are embedded (so the data moves between machines), with EXIF orientation
 applied: the pixels the model sees are those the boxes refer to.
@@ -95,6 +98,7 @@ __all__ = [
     "write_openrlhf_jsonl",
     "write_swift_jsonl",
     "write_verl_parquet",
+    "write_zoom_sft_jsonl",
 ]
 
 MODEL_FAMILIES: dict[str, CoordSpace] = {
@@ -673,5 +677,49 @@ def write_openrlhf_jsonl(
     """
     rows = openrlhf_rows(
         examples, config=config, data_source=data_source, system_prompt=system_prompt
+    )
+    return _write_jsonl(rows, path)
+
+
+def write_zoom_sft_jsonl(
+    examples: Iterable[GroundedExample],
+    path: str | Path,
+    *,
+    config: RewardConfig | None = None,
+    zoom: Any = None,
+    syntax: str = "deepeyes",
+    crops: Any = None,
+    system_prompt: str | None = None,
+    on_skip: Any = None,
+) -> int:
+    """Write zoom-in SFT trajectories (:func:`grounding_rewards.zoom.sft.zoom_sft_rows`).
+
+    Only trajectories whose R_zoom is 1 are written; examples without evidence boxes,
+    or whose trajectory scores less, are passed to ``on_skip``.
+
+    Args:
+        examples: The examples.
+        path: Output ``.jsonl`` file.
+        config: Coordinate space and tags of the target model's reward.
+        zoom: The zoom tool's :class:`~grounding_rewards.zoom.ZoomConfig`.
+        syntax: ``deepeyes`` (default), ``mini-o3`` or ``function``.
+        crops: Example id -> evidence box -> synthesis crop
+            (:func:`grounding_rewards.zoom.sft.synthesis_crops`).
+        system_prompt: Optional system message.
+        on_skip: Called with ``"<id>: <reason>"`` for each skipped example.
+
+    Returns:
+        The number of trajectories written.
+    """
+    from grounding_rewards.zoom.sft import zoom_sft_rows
+
+    rows = zoom_sft_rows(
+        examples,
+        config=config,
+        zoom=zoom,
+        syntax=syntax,
+        crops=crops,
+        system_prompt=system_prompt,
+        on_skip=on_skip,
     )
     return _write_jsonl(rows, path)

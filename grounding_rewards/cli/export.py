@@ -18,7 +18,13 @@ them: with qwen2.5-vl the prompt states the size the model sees after EasyR1's r
 ``--to swift`` one JSONL file for ms-swift's GRPO ``--dataset`` and
 ``grounding_rewards.swift``; ``--to openrlhf`` one JSONL file for OpenRLHF's
 ``--data.prompt_dataset`` (``prompt``, ``label``, ``images``) and
-``grounding_rewards.openrlhf.reward_func``.
+``grounding_rewards.openrlhf.reward_func``; ``--to zoom-sft`` one JSONL file of
+multi-turn zoom-in SFT trajectories (``messages`` with ``<image>`` placeholders,
+``images``, ``tools``, the ground-truth columns): question, a zoom call on each
+evidence box (``--zoom-syntax``: DeepEyes ``<tool_call>`` JSON by default, ``mini-o3``
+or ``function``) in the model's coordinates, the zoomed view, the grounded answer. Only
+trajectories with ``zoom_reward`` = 1 are written; questions without evidence boxes
+are skipped (counted on stderr).
 
 A malformed record (not UTF-8, not JSON, truncated, a missing field, a duplicate id)
 is reported on stderr as ``file:line: ...`` and skipped; the other records are
@@ -33,6 +39,7 @@ import argparse
 import dataclasses
 import json
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,6 +58,7 @@ from grounding_rewards.export import (
     write_openrlhf_jsonl,
     write_swift_jsonl,
     write_verl_parquet,
+    write_zoom_sft_jsonl,
 )
 from grounding_rewards.export_schema import GroundedExample, examples_from_line
 
@@ -58,7 +66,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 __all__ = ["TARGETS", "input_files", "load_examples", "register", "run"]
 
-TARGETS = ("trl", "verl", "easyr1", "swift", "openrlhf")
+TARGETS = ("trl", "verl", "easyr1", "swift", "openrlhf", "zoom-sft")
 """The trainers ``--to`` writes for."""
 
 
@@ -70,7 +78,7 @@ def register(subparsers: Any) -> None:
     """
     parser = subparsers.add_parser(
         "export",
-        help="export grounded QA records for TRL, veRL, EasyR1, ms-swift or OpenRLHF",
+        help="export grounded QA records for TRL, veRL, EasyR1, ms-swift, OpenRLHF or zoom SFT",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -87,7 +95,7 @@ def register(subparsers: Any) -> None:
         required=True,
         type=Path,
         help="output: a dataset folder (trl), a .parquet file (verl, easyr1) "
-        "or a .jsonl file (swift, openrlhf)",
+        "or a .jsonl file (swift, openrlhf, zoom-sft)",
     )
     space = parser.add_mutually_exclusive_group()
     space.add_argument("--model-family", help="qwen2-vl, qwen2.5-vl, qwen3-vl or internvl")
@@ -118,6 +126,12 @@ def register(subparsers: Any) -> None:
             default=default,
             help=f"EasyR1's data.{bound}_pixels, or 'none' for its null (default: {default})",
         )
+    parser.add_argument(
+        "--zoom-syntax",
+        choices=("deepeyes", "mini-o3", "function"),
+        default="deepeyes",
+        help="zoom-sft: how the zoom call is written (default: deepeyes <tool_call> JSON)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -350,6 +364,8 @@ def _write_file(
             data_min_pixels=args.data_min_pixels,
             data_max_pixels=args.data_max_pixels,
         )
+    if args.to == "zoom-sft":
+        return _write_zoom_sft(args, examples, config)
     if args.to == "swift":
         return write_swift_jsonl(
             examples, args.out, config=config, system_prompt=args.system_prompt
@@ -370,3 +386,27 @@ def _write_file(
         split=args.split,
         system_prompt=args.system_prompt,
     )
+
+
+def _write_zoom_sft(
+    args: argparse.Namespace, examples: list[GroundedExample], config: RewardConfig
+) -> int:
+    from grounding_rewards.zoom.sft import synthesis_crops
+
+    skipped: list[str] = []
+    count = write_zoom_sft_jsonl(
+        examples,
+        args.out,
+        config=config,
+        syntax=args.zoom_syntax,
+        crops=synthesis_crops(input_files(args.inputs)),
+        system_prompt=args.system_prompt,
+        on_skip=skipped.append,
+    )
+    if skipped:
+        print(
+            f"grounding-rewards export: {len(skipped)} questions without a zoom trajectory "
+            f"(first: {skipped[0]})",
+            file=sys.stderr,
+        )
+    return count

@@ -31,7 +31,34 @@ from grounding_rewards.zoom.chain import source_index
 from grounding_rewards.zoom.config import DEFAULT_ZOOM_CONFIG, ZoomConfig
 from grounding_rewards.zoom.views import View
 
-__all__ = ["ZoomResult", "ZoomSession", "zoom_in"]
+__all__ = ["TOOL_SCHEMA", "ZoomResult", "ZoomSession", "zoom_in"]
+
+TOOL_SCHEMA: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "image_zoom_in_tool",
+        "description": (
+            "Zoom in on a region of the image: crop the bounding box and show it enlarged. "
+            "The box is on the original image, or on an earlier zoomed view named by source."
+        ),
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "bbox_2d": {
+                    "type": "array",
+                    "description": "The region as [x1, y1, x2, y2] on the source view.",
+                },
+                "label": {"type": "string", "description": "What is in the region."},
+                "source": {
+                    "type": "string",
+                    "description": "'original_image' (default) or 'observation_i'.",
+                },
+            },
+            "required": ["bbox_2d"],
+        },
+    },
+}
+"""The OpenAI function schema (DeepEyes' tool name and arguments, plus ``source``)."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from grounding_rewards._optional import require
 from grounding_rewards.config import RewardConfig
 from grounding_rewards.errors import InputError
 from grounding_rewards.zoom.config import ZoomConfig
-from grounding_rewards.zoom.tool import ZoomSession
+from grounding_rewards.zoom.tool import TOOL_SCHEMA, ZoomSession
 from grounding_rewards.zoom.views import View
 
 _base = require("verl.tools.base_tool", extra="verl")
@@ -34,32 +34,6 @@ _schemas = require("verl.tools.schemas", extra="verl")
 
 __all__ = ["TOOL_SCHEMA", "ImageZoomInTool"]
 
-TOOL_SCHEMA: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "image_zoom_in_tool",
-        "description": (
-            "Zoom in on a region of the image: crop the bounding box and show it enlarged. "
-            "The box is on the original image, or on an earlier zoomed view named by source."
-        ),
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "bbox_2d": {
-                    "type": "array",
-                    "description": "The region as [x1, y1, x2, y2] on the source view.",
-                },
-                "label": {"type": "string", "description": "What is in the region."},
-                "source": {
-                    "type": "string",
-                    "description": "'original_image' (default) or 'observation_i'.",
-                },
-            },
-            "required": ["bbox_2d"],
-        },
-    },
-}
-"""The OpenAI function schema (DeepEyes' tool name and arguments, plus ``source``)."""
 
 _ZOOM_KEYS = ("view_min_pixels", "view_max_pixels", "observation_base")
 
