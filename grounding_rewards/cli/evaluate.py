@@ -9,6 +9,11 @@ Acc@τ, mIoU, one-to-one P/R/F1, COCO AP, and the grounded-reasoning metrics
 label agreement, CHAIR). ``--report report.html`` also writes a self-contained HTML
 report with reward histograms and a worst-first gallery of images with boxes.
 
+Rollouts that zoom (a completion with zoom tool calls, or a chat ``messages`` /
+conversational ``completion`` list) add a ``zoom`` section: zoom precision and recall
+against the evidence boxes, calls per answer, answer accuracy with and without zoom and
+mean R_zoom; the report draws each rollout's crops on its image.
+
 A malformed record (a line that is not UTF-8 or not JSON, a truncated last line) is
 reported on stderr as ``file:line: ...`` and skipped; the rest is evaluated and the
 command exits 1. Odd model output (lone surrogates, NUL, huge completions) is scored,

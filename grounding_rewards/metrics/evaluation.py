@@ -21,7 +21,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from grounding_rewards.components import active_components
@@ -38,6 +38,9 @@ from grounding_rewards.metrics.reasoning import (
     analyze_sample,
 )
 from grounding_rewards.metrics.rollouts import Rollout, RolloutFormatError
+from grounding_rewards.zoom.draw import crop_boxes
+from grounding_rewards.zoom.metrics import ZoomMetrics
+from grounding_rewards.zoom.reward import ZoomScore
 
 __all__ = [
     "REWARD_COMPONENTS",
@@ -156,6 +159,8 @@ class SampleView:
         answer: The answer block text, or ``None``.
         expected: The ground-truth answer letter, or ``None``.
         sample_iou: ``Σ matched IoU / max(n, m)``, or ``None`` without ground-truth boxes.
+        zoom_crops: Each valid zoom crop (pixel box, caption with its score), for a
+            rollout that zoomed.
     """
 
     index: int
@@ -172,6 +177,7 @@ class SampleView:
     answer: str | None
     expected: str | None
     sample_iou: float | None
+    zoom_crops: tuple[tuple[BoxTuple, str], ...] = ()
 
 
 def _rewards(sample: SampleAnalysis) -> dict[str, float | None]:
@@ -253,6 +259,8 @@ class EvaluationResult:
         coco: COCO AP, or ``None`` when not computed.
         histograms: One :class:`Histogram` per reward component.
         config: The reward configuration used (as a dict).
+        zoom: Zoom metrics (:class:`~grounding_rewards.zoom.metrics.ZoomMetrics`) when
+            rollouts carry zoom calls or multi-turn trajectories, else ``None``.
     """
 
     rollouts: int
@@ -263,6 +271,7 @@ class EvaluationResult:
     coco: CocoResult | None
     histograms: Mapping[str, Histogram]
     config: Mapping[str, Any] = field(default_factory=dict)
+    zoom: Mapping[str, float | None] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``evaluate --json`` prints)."""
@@ -280,6 +289,7 @@ class EvaluationResult:
                 for name, h in self.histograms.items()
             },
             "config": dict(self.config),
+            "zoom": None if self.zoom is None else dict(self.zoom),
         }
 
 
@@ -364,6 +374,8 @@ class RolloutEvaluator:
         }
         # Max-heap (by negated keys) of the worst rollouts: (-total, -index, view).
         self._worst: list[tuple[float, int, _Held]] = []
+        self.zoom = ZoomMetrics(self.config)
+        self.zoom_rollouts = 0  # rollouts that zoomed or came as multi-turn trajectories
 
     def add(self, rollout: Rollout) -> SampleAnalysis:
         """Evaluate one rollout and return its analysis.
@@ -398,16 +410,29 @@ class RolloutEvaluator:
         else:
             self.grounding.samples_without_gt += 1
         self.reasoning.add(sample)
-        self._keep(sample, rollout, index)
+        self._keep(sample, rollout, index, self._add_zoom(sample, rollout))
         return sample
 
-    def _keep(self, sample: SampleAnalysis, rollout: Rollout, index: int) -> None:
+    def _add_zoom(self, sample: SampleAnalysis, rollout: Rollout) -> ZoomScore | None:
+        truth = sample.truth
+        if truth.boxes and truth.image_size is None:
+            return None  # crops are replayed on the image: its size is needed
+        trajectory = rollout.completion if rollout.trajectory is None else rollout.trajectory
+        score = self.zoom.update(trajectory, truth)
+        self.zoom_rollouts += score.n_calls > 0 or rollout.trajectory is not None
+        return score if score.n_calls else None
+
+    def _keep(
+        self, sample: SampleAnalysis, rollout: Rollout, index: int, zoom: ZoomScore | None = None
+    ) -> None:
         if self.gallery_size == 0:
             return
         key = (-sample.rewards.total, -index)
         if len(self._worst) >= self.gallery_size and key <= self._worst[0][:2]:
             return  # better than every kept rollout: build no view for it
         view = sample_view(sample, rollout, index=index, config=self.config)
+        if zoom is not None:
+            view = replace(view, zoom_crops=tuple(crop_boxes(zoom)))
         if len(self._worst) < self.gallery_size:
             heapq.heappush(self._worst, (*key, _Held(view)))
         else:
@@ -434,6 +459,8 @@ class RolloutEvaluator:
             self.histograms[name].merge(other.histograms[name])
         self.grounding.merge(other.grounding)
         self.reasoning.merge(other.reasoning)
+        self.zoom.merge(other.zoom)
+        self.zoom_rollouts += other.zoom_rollouts
         for item in other._worst:
             if len(self._worst) < self.gallery_size:
                 heapq.heappush(self._worst, item)
@@ -471,4 +498,5 @@ class RolloutEvaluator:
                 for name, h in self.histograms.items()
             },
             config=_config_summary(self.config),
+            zoom=self.zoom.compute() if self.zoom_rollouts else None,
         )

@@ -7,7 +7,8 @@ where it came from (``file:line``), so that an error can point at the line.
 Formats (``format=`` or detected from the file):
 
 ``rollouts`` (ours, also read by ``grounding-rewards score``)
-    JSONL, one object per line: ``completion`` (required), ``answer``, ``gt_boxes``,
+    JSONL, one object per line: ``completion`` (required; or a chat ``messages`` list,
+    whose last assistant message is the completion), ``answer``, ``gt_boxes``,
     ``gt_labels``, ``image_size``, ``choices``, and optionally ``image`` (a path) and ``id``.
 ``verl``
     The JSONL that veRL writes with ``trainer.rollout_data_dir`` or
@@ -89,6 +90,9 @@ class Rollout:
         id: Sample id as recorded, or ``None``.
         source: ``file:line`` (or ``file:row``) for messages.
         logged: Other scalar fields of the record (logged rewards, step, ...).
+        trajectory: The whole multi-turn trajectory when the record has one (a
+            conversational ``completion`` or a ``messages`` list), for the zoom metrics;
+            ``None`` otherwise.
     """
 
     completion: Any
@@ -97,6 +101,7 @@ class Rollout:
     id: str | None = None
     source: str = "<memory>"
     logged: Mapping[str, Any] = field(default_factory=dict)
+    trajectory: Any = None
 
 
 def _scalars(record: Mapping[str, Any], skip: Iterable[str]) -> dict[str, Any]:
@@ -170,20 +175,24 @@ def rollout_from_record(
             source=source,
             logged=_scalars(record, ("input", "output", "gts")),
         )
-    if "completion" not in record:
+    raw = record.get("completion", record.get("messages"))
+    if raw is None and "completion" not in record:
         raise RolloutFormatError(
             f"{source}: expected a 'completion' key, got keys {sorted(record)[:12]}"
         )
     target = {k: record[k] for k in GROUND_TRUTH_KEYS if k in record}
     return Rollout(
-        completion=completion_text(record["completion"]),
+        trajectory=raw if isinstance(raw, list) else None,  # multi-turn: the zoom metrics
+        completion=completion_text(raw),
         target=target,
         image=_optional_str(record.get("image"))
         if not isinstance(record.get("image"), list)
         else None,
         id=_optional_str(record.get("id")),
         source=source,
-        logged=_scalars(record, ("completion", "prompt", "image", "id", *GROUND_TRUTH_KEYS)),
+        logged=_scalars(
+            record, ("completion", "messages", "prompt", "image", "id", *GROUND_TRUTH_KEYS)
+        ),
     )
 
 
@@ -306,7 +315,7 @@ def detect_format(path: str | Path) -> Literal["rollouts", "verl", "trl"]:
 
 def _kind_of(first: Any, where: str) -> Literal["rollouts", "verl"]:
     if isinstance(first, Mapping):
-        if "completion" in first:
+        if "completion" in first or isinstance(first.get("messages"), list):
             return "rollouts"
         if "output" in first:
             return "verl"

@@ -7,7 +7,8 @@ before it is placed in the page, so a completion cannot inject markup.
 
 Each gallery card shows the image with the ground-truth boxes (blue, dashed) and the
 predicted boxes (orange) drawn as SVG over it, each labelled (a prediction with the
-IoU of its match), then the rewards, the format issues and the completion with its
+IoU of its match), and for a rollout that zoomed, its crops (green, dotted, with their
+score S), then the rewards, the format issues and the completion with its
 grounded spans highlighted.
 
 Example:
@@ -39,7 +40,10 @@ from grounding_rewards.metrics.evaluation import (
 from grounding_rewards.report.draw import GT_COLOR, PRED_COLOR, box_caption, load_image
 from grounding_rewards.report.summary import format_value, summary_rows
 
-__all__ = ["render_report", "resolve_image", "write_report"]
+__all__ = ["ZOOM_COLOR", "render_report", "resolve_image", "write_report"]
+
+ZOOM_COLOR: tuple[int, int, int] = (0, 158, 115)
+"""Zoom crops in the report: bluish green (Okabe-Ito)."""
 
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _STYLE = """
@@ -120,6 +124,8 @@ def _box_svg(
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)) or x2 <= x1 or y2 <= y1:
         return ""
     dash = ' stroke-dasharray="8 4"' if dashed else ""
+    if color == ZOOM_COLOR:
+        dash = ' stroke-dasharray="2 3"'  # dotted: a crop, not a box the model claimed
     ty = y1 - font * 0.3 if y1 - font >= 0 else y1 + font
     return (
         f'<rect x="{x1:.2f}" y="{y1:.2f}" width="{x2 - x1:.2f}" height="{y2 - y1:.2f}" fill="none" '
@@ -155,11 +161,19 @@ def _figure(view: SampleView, images_dir: str | Path | None, max_side: int) -> s
         if span.box is not None and span.counted:
             caption = box_caption(span.label, span.iou, predicted=True)
             parts.append(_box_svg(span.box, caption, PRED_COLOR, font, False))
+    for box, caption in view.zoom_crops:
+        parts.append(_box_svg(box, caption, ZOOM_COLOR, font, False))
     parts.append("</svg>")
     legend = (
         '<div class="legend">'
         f'<span><i class="sw" style="background:{_rgb(GT_COLOR)}"></i>ground truth</span>'
-        f'<span><i class="sw" style="background:{_rgb(PRED_COLOR)}"></i>predicted</span></div>'
+        f'<span><i class="sw" style="background:{_rgb(PRED_COLOR)}"></i>predicted</span>'
+        + (
+            f'<span><i class="sw" style="background:{_rgb(ZOOM_COLOR)}"></i>zoom crop</span>'
+            if view.zoom_crops
+            else ""
+        )
+        + "</div>"
     )
     note = f'<div class="note">{_e(problem)}</div>' if problem and view.image else ""
     return f"<figure>{''.join(parts)}{legend}{note}</figure>"

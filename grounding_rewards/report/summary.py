@@ -25,7 +25,8 @@ class SummaryRow:
     """One line of the summary.
 
     Attributes:
-        section: ``rewards``, ``grounding``, ``coco``, ``reasoning`` or ``format issues``.
+        section: ``rewards``, ``grounding``, ``coco``, ``reasoning``, ``zoom`` or
+            ``format issues``.
         name: Metric name as shown.
         value: The number (``None``: not applicable).
         count: What it averages over, when meaningful.
@@ -172,8 +173,31 @@ def summary_rows(result: EvaluationResult) -> list[SummaryRow]:
             ),
         ]
     )
+    rows.extend(_zoom_rows(result))
     for code, rate in sorted(r.issue_rates.items(), key=lambda item: -item[1]):
         rows.append(
             SummaryRow("format issues", code, rate, c.issues[code], ISSUE_CODES.get(code, ""))
         )
     return rows
+
+
+_ZOOM_ROWS = (
+    ("zoom_precision", "zoom precision", "valid crops that hold an evidence box (S ≥ 0.5)"),
+    ("zoom_recall", "zoom recall", "evidence boxes held by some crop (S ≥ 0.5)"),
+    ("calls_per_answer", "calls / answer", "zoom calls per rollout with a final answer"),
+    ("accuracy_with_zoom", "accuracy with zoom", "answer accuracy of rollouts that zoomed"),
+    ("accuracy_without_zoom", "accuracy without zoom", "answer accuracy of those that did not"),
+    ("zoom_reward", "mean R_zoom", "mean zoom_reward where there is evidence"),
+)
+
+
+def _zoom_rows(result: EvaluationResult) -> list[SummaryRow]:
+    """The zoom section, when rollouts carried zoom calls (see ``ZoomMetrics``)."""
+    if result.zoom is None:
+        return []
+    counted = result.zoom.get("rollouts")
+    count = None if counted is None else int(counted)
+    return [
+        SummaryRow("zoom", name, result.zoom.get(key), count, text)
+        for key, name, text in _ZOOM_ROWS
+    ]

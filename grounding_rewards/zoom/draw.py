@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from grounding_rewards.ground_truth import GroundTruth
-from grounding_rewards.report.draw import draw_overlay
 from grounding_rewards.zoom.reward import ZoomScore
+from grounding_rewards.zoom.views import Box
 
-__all__ = ["crop_captions", "draw_crops"]
+__all__ = ["crop_boxes", "crop_captions", "draw_crops"]
 
 
 def crop_captions(score: ZoomScore) -> list[str]:
@@ -31,6 +31,21 @@ def crop_captions(score: ZoomScore) -> list[str]:
     return captions
 
 
+def crop_boxes(score: ZoomScore) -> list[tuple[Box, str]]:
+    """``(box, caption)`` of each valid crop (pixels of the original image), as drawn.
+
+    Example:
+        >>> from grounding_rewards import parse_ground_truth
+        >>> from grounding_rewards.zoom import score_zoom
+        >>> text = '<grounding>{"bbox_2d": [0.1, 0.1, 0.5, 0.5]}</grounding><answer>A</answer>'
+        >>> truth = parse_ground_truth(gt_boxes=[[20, 20, 40, 40]], image_size=(100, 100))
+        >>> crop_boxes(score_zoom(text, truth))
+        [((10.0, 10.0, 50.0, 50.0), 'crop 1 S 1.00')]
+    """
+    pairs = zip(score.crops, crop_captions(score), strict=True)
+    return [(crop.box, caption) for crop, caption in pairs if crop.box is not None]
+
+
 def draw_crops(image: Any, score: ZoomScore, truth: GroundTruth) -> Any:
     """The image with the evidence boxes and every valid crop, captioned with its score.
 
@@ -42,13 +57,15 @@ def draw_crops(image: Any, score: ZoomScore, truth: GroundTruth) -> Any:
     Returns:
         A new RGB image.
     """
-    valid = [(c.box, caption) for c, caption in zip(score.crops, crop_captions(score), strict=True)]
-    valid = [(box, caption) for box, caption in valid if box is not None]
+    # Imported here: the evaluator imports this module, and the report package imports it.
+    from grounding_rewards.report.draw import draw_overlay
+
+    valid = crop_boxes(score)
     return draw_overlay(
         image,
         image_size=truth.image_size,
         gt_boxes=truth.boxes,
         gt_labels=truth.labels,
-        pred_boxes=[box for box, _ in valid],  # type: ignore[misc]
+        pred_boxes=[box for box, _ in valid],
         pred_captions=[caption for _, caption in valid],
     )

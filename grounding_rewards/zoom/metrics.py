@@ -7,7 +7,8 @@ covers at least ``coverage_threshold`` of it, by default 0.5, and is tight, ``S 
 - **zoom recall**: evidence boxes hit by some crop / evidence boxes;
 - **calls per answer**: zoom calls / rollouts with a final answer;
 - **accuracy with / without zoom**: answer accuracy over rollouts that zoomed / did not;
-- **mean R_zoom**.
+- **mean R_zoom**;
+- **rollouts with zoom**: rollouts that made at least one zoom call.
 
 Example:
     >>> from grounding_rewards import parse_ground_truth
@@ -15,8 +16,9 @@ Example:
     >>> truth = parse_ground_truth(answer="A", gt_boxes=[[20, 20, 40, 40]], image_size=(100, 100))
     >>> calls = ('<grounding>{"bbox_2d": [0.1, 0.1, 0.5, 0.5]}</grounding>'
     ...          '<grounding>{"bbox_2d": [0.6, 0.6, 0.9, 0.9]}</grounding>')
-    >>> acc.update(calls + "<answer>A</answer>", truth)
-    >>> acc.update("<answer>B</answer>", truth)
+    >>> acc.update(calls + "<answer>A</answer>", truth).value  # the miss is the free extra call
+    1.0
+    >>> _ = acc.update("<answer>B</answer>", truth)
     >>> r = acc.compute()
     >>> r["zoom_precision"], r["zoom_recall"], r["calls_per_answer"]
     (0.5, 0.5, 1.0)
@@ -31,7 +33,7 @@ from typing import Any
 from grounding_rewards.config import RewardConfig
 from grounding_rewards.ground_truth import GroundTruth
 from grounding_rewards.zoom.config import ZoomConfig
-from grounding_rewards.zoom.reward import coverage, crop_score, score_zoom
+from grounding_rewards.zoom.reward import ZoomScore, coverage, crop_score, score_zoom
 
 __all__ = ["ZoomMetrics"]
 
@@ -60,11 +62,17 @@ class ZoomMetrics:
         self.crop_hits = self.evidence = self.evidence_hit = 0
         self.zoomed = self.zoomed_right = self.plain = self.plain_right = 0
         self.reward_sum, self.rewarded = 0.0, 0
+        self.with_calls = 0
 
-    def update(self, trajectory: Any, truth: GroundTruth) -> None:
-        """Add one rollout scored against its ground truth (needs ``image_size`` with evidence)."""
+    def update(self, trajectory: Any, truth: GroundTruth) -> ZoomScore:
+        """Add one rollout scored against its ground truth (needs ``image_size`` with evidence).
+
+        Returns:
+            The rollout's :class:`~grounding_rewards.zoom.ZoomScore`.
+        """
         score = score_zoom(trajectory, truth, self.config, self.zoom)
         self.rollouts += 1
+        self.with_calls += score.n_calls > 0
         self.answered += score.answered
         self.calls += score.n_calls
         boxes = [c.box for c in score.crops if c.box is not None]
@@ -89,6 +97,13 @@ class ZoomMetrics:
         if score.value is not None:
             self.reward_sum += score.value
             self.rewarded += 1
+        return score
+
+    def merge(self, other: ZoomMetrics) -> None:
+        """Add everything ``other`` has counted (same configuration)."""
+        for name, value in vars(other).items():
+            if name not in ("config", "zoom", "hit_score"):
+                setattr(self, name, getattr(self, name) + value)
 
     def compute(self) -> dict[str, float | None]:
         """The metrics so far (``None`` where a denominator is 0)."""
@@ -100,4 +115,5 @@ class ZoomMetrics:
             "accuracy_without_zoom": _ratio(self.plain_right, self.plain),
             "zoom_reward": _ratio(self.reward_sum, self.rewarded),
             "rollouts": float(self.rollouts),
+            "rollouts_with_zoom": float(self.with_calls),
         }
