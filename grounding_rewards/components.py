@@ -287,6 +287,9 @@ def default_weights() -> dict[str, float]:
 class Weights(Mapping[str, float]):
     """An immutable, hashable ``{component name: weight}`` mapping, in component order.
 
+    An integer index reads by position (``weights[0]`` is the format weight by default), so
+    code written for the former ``(w_format, w_accuracy, w_bbox)`` tuple keeps working.
+
     Example:
         >>> w = Weights({"format": 1.0, "bbox": 2.0})
         >>> dict(w), hash(w) == hash(Weights({"format": 1.0, "bbox": 2.0}))
@@ -299,7 +302,9 @@ class Weights(Mapping[str, float]):
         self._map = {str(k): float(v) for k, v in weights.items()}
         self._items = tuple(self._map.items())
 
-    def __getitem__(self, name: str) -> float:
+    def __getitem__(self, name: str | int) -> float:
+        if isinstance(name, int):  # the 3-tuple API: weights[0] is the first component's
+            return self._items[name][1]
         return self._map[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -155,7 +155,7 @@ def image_sizes(min_side: int = 16, max_side: int = 4096) -> st.SearchStrategy[t
 
 
 def coord_spaces() -> st.SearchStrategy[str]:
-    """The coordinate spaces: ``pixel``, ``norm1000``, ``norm1``, ``qwen25vl``."""
+    """The coordinate spaces: ``pixel``, ``norm1000``, ``norm1``, ``norm100``, ``qwen25vl``."""
     return st.sampled_from(SPACES)
 
 

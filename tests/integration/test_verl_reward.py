@@ -90,7 +90,7 @@ def rollouts_spec(reward_config: RewardConfig) -> list[tuple[str, Any, dict[str,
 def _expected(response: str, truth: Any, extra: dict[str, Any], config: RewardConfig) -> float:
     truth = json.loads(truth) if isinstance(truth, str) else dict(truth)
     if truth.get("gt_boxes") == [[5, 5, 1, 1]]:  # malformed: scored on format alone
-        return config.weights[0] * format_reward(
+        return config.weights["format"] * format_reward(
             response, image_size=extra["image_size"], config=config
         )
     return grounding_reward(

@@ -20,7 +20,7 @@ from grounding_rewards.testing import (
 )
 
 CONFIGS = {
-    space: gr.RewardConfig(coords=space) for space in ("pixel", "norm1000", "norm1", "qwen25vl")
+    space: gr.RewardConfig(coords=space) for space in gr.boxes.COORD_SPACES
 }
 
 

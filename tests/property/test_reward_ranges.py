@@ -36,13 +36,13 @@ def test_adversarial_completions_under_any_config(text, gt, config):
     assert _finite_in(r.format, 0.0, 1.0)
     assert r.accuracy in (0.0, 1.0)
     assert _finite_in(r.bbox, 0.0, 1.0)
-    assert _finite_in(r.total, 0.0, sum(config.weights) + 1e-9)
+    assert _finite_in(r.total, 0.0, sum(config.weights.values()) + 1e-9)
 
 
 @given(st.text(), ground_truths(), reward_configs(min_length_penalty=0.0))
 def test_arbitrary_text_under_any_config(text, gt, config):
     r = gr.grounding_reward(text, **gt, config=config)
-    assert _finite_in(r.total, 0.0, sum(config.weights) + 1e-9)
+    assert _finite_in(r.total, 0.0, sum(config.weights.values()) + 1e-9)
 
 
 @given(malformed_traces())
