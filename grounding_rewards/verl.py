@@ -46,16 +46,15 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from grounding_rewards._completions import completion_text
+from grounding_rewards._records import ground_truth_fields
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce, problem_key
-from grounding_rewards.components import GROUND_TRUTH_FIELDS
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
-from grounding_rewards.errors import ConfigError, GroundTruthError
+from grounding_rewards.errors import ConfigError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.parsing import Trace, parse_trace
 from grounding_rewards.rewards import check_format, score_trace
@@ -91,7 +90,6 @@ def score_keys(config: RewardConfig | None = None) -> tuple[str, ...]:
 SCORE_KEYS: tuple[str, ...] = score_keys(DEFAULT_CONFIG)
 """The keys of every dict :func:`compute_score` returns with the default configuration."""
 
-_GT_KEYS = GROUND_TRUTH_FIELDS
 _CONFIG_FIELDS = frozenset(RewardConfig.model_fields)
 # Keyword arguments veRL 0.9 itself passes to a custom reward function.
 _VERL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer", "data_sources"})
@@ -171,25 +169,6 @@ def config_from_kwargs(kwargs: Mapping[str, Any]) -> RewardConfig:
     return _config(tuple(sorted((key, _freeze(value)) for key, value in fields.items())))
 
 
-def _ground_truth_dict(ground_truth: Any) -> dict[str, Any]:
-    if isinstance(ground_truth, bytes):
-        ground_truth = ground_truth.decode("utf-8", errors="replace")
-    if isinstance(ground_truth, str):
-        try:
-            decoded = json.loads(ground_truth)
-        except ValueError:
-            return {"answer": ground_truth}
-        ground_truth = decoded if isinstance(decoded, Mapping) else {"answer": decoded}
-    if ground_truth is None:
-        return {}
-    if not isinstance(ground_truth, Mapping):
-        raise GroundTruthError(
-            f"ground_truth: expected a dict (or its JSON) with keys {list(_GT_KEYS)}, "
-            f"got {type(ground_truth).__name__}"
-        )
-    return {key: ground_truth.get(key) for key in _GT_KEYS}
-
-
 def _image_size(extra_info: Any) -> Any:
     if isinstance(extra_info, Mapping):
         return extra_info.get("image_size")
@@ -197,7 +176,7 @@ def _image_size(extra_info: Any) -> Any:
 
 
 def _truth(ground_truth: Any, extra_info: Any) -> GroundTruth:
-    fields = _ground_truth_dict(ground_truth)
+    fields = ground_truth_fields(ground_truth)
     if fields.get("image_size") is None:
         fields["image_size"] = _image_size(extra_info)
     return parse_ground_truth(**fields)

@@ -181,59 +181,72 @@ def dialects() -> tuple[Dialect, ...]:
 
 
 _BASE = "grounding_rewards.dialects"
-register_dialect(
-    "tags",
-    f"{_BASE}.tags:read_tags",
-    renderer=f"{_BASE}.tags:render_tags",
-    coords="pixel",
-    writes=("boxes", "points"),
-    description="<obj>label</obj><bbox>[x1, y1, x2, y2]</bbox> and <point>[x, y]</point>",
+# (name, reader, renderer, usual coords, what it writes, description): registered by
+# reference, so that a reader's module loads only when its dialect is used.
+_BUILTINS: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
+    (
+        "tags",
+        "tags:read_tags",
+        "tags:render_tags",
+        "pixel",
+        ("boxes", "points"),
+        "<obj>label</obj><bbox>[x1, y1, x2, y2]</bbox> and <point>[x, y]</point>",
+    ),
+    (
+        "json",
+        "json_objects:read_json",
+        "render:render_json",
+        "qwen25vl",
+        ("boxes", "points"),
+        'Qwen2.5-VL / Qwen3-VL {"bbox_2d": [x1, y1, x2, y2], "label": ...} objects',
+    ),
+    (
+        "qwen2-tokens",
+        "token_pairs:read_qwen2_tokens",
+        "render:render_qwen2_tokens",
+        "norm1000",
+        ("boxes", "points"),
+        "Qwen2-VL <|object_ref_start|>..<|box_start|>(x1,y1),(x2,y2)<|box_end|>",
+    ),
+    (
+        "ref-box",
+        "token_pairs:read_ref_box",
+        "render:render_ref_box",
+        "norm1000",
+        ("boxes",),
+        "InternVL <ref>label</ref><box>[[x1, y1, x2, y2], ...]</box>",
+    ),
+    (
+        "bare",
+        "plain:read_bare",
+        "render:render_bare",
+        "pixel",
+        ("boxes",),
+        "bare [x1, y1, x2, y2] lists, unlabelled (referring-expression answers)",
+    ),
+    (
+        "molmo",
+        "plain:read_molmo",
+        "render:render_molmo",
+        "norm100",
+        ("points",),
+        'Molmo <point x="61.5" y="40.2" alt="cat">cat</point> and <points x1=.. y1=..>',
+    ),
+    (
+        "florence2",
+        "plain:read_florence2",
+        "render:render_florence2",
+        "norm1000",
+        ("boxes", "points"),
+        "Florence-2 label<loc_x1><loc_y1><loc_x2><loc_y2> (0-999 bins)",
+    ),
 )
-register_dialect(
-    "json",
-    f"{_BASE}.json_objects:read_json",
-    renderer=f"{_BASE}.render:render_json",
-    coords="qwen25vl",
-    writes=("boxes", "points"),
-    description='Qwen2.5-VL / Qwen3-VL {"bbox_2d": [x1, y1, x2, y2], "label": ...} objects',
-)
-register_dialect(
-    "qwen2-tokens",
-    f"{_BASE}.token_pairs:read_qwen2_tokens",
-    renderer=f"{_BASE}.render:render_qwen2_tokens",
-    coords="norm1000",
-    writes=("boxes", "points"),
-    description="Qwen2-VL <|object_ref_start|>..<|box_start|>(x1,y1),(x2,y2)<|box_end|>",
-)
-register_dialect(
-    "ref-box",
-    f"{_BASE}.token_pairs:read_ref_box",
-    renderer=f"{_BASE}.render:render_ref_box",
-    coords="norm1000",
-    writes=("boxes",),
-    description="InternVL <ref>label</ref><box>[[x1, y1, x2, y2], ...]</box>",
-)
-register_dialect(
-    "bare",
-    f"{_BASE}.plain:read_bare",
-    renderer=f"{_BASE}.render:render_bare",
-    coords="pixel",
-    writes=("boxes",),
-    description="bare [x1, y1, x2, y2] lists, unlabelled (referring-expression answers)",
-)
-register_dialect(
-    "molmo",
-    f"{_BASE}.plain:read_molmo",
-    renderer=f"{_BASE}.render:render_molmo",
-    coords="norm100",
-    writes=("points",),
-    description='Molmo <point x="61.5" y="40.2" alt="cat">cat</point> and <points x1=.. y1=..>',
-)
-register_dialect(
-    "florence2",
-    f"{_BASE}.plain:read_florence2",
-    renderer=f"{_BASE}.render:render_florence2",
-    coords="norm1000",
-    writes=("boxes", "points"),
-    description="Florence-2 label<loc_x1><loc_y1><loc_x2><loc_y2> (0-999 bins)",
-)
+for _name, _reader, _renderer, _coords, _writes, _description in _BUILTINS:
+    register_dialect(
+        _name,
+        f"{_BASE}.{_reader}",
+        renderer=f"{_BASE}.{_renderer}",
+        coords=_coords,
+        writes=_writes,
+        description=_description,
+    )
