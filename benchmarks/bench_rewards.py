@@ -6,17 +6,26 @@ Run:  python benchmarks/bench_rewards.py [--n 10000] [--repeats 5]
   converts them to floats, nothing else (no reward at all);
 - baseline: the straightforward box reward: the same regex, a numpy IoU matrix and
   scipy's linear_sum_assignment on every sample, (Σ IoU) / max(n, m);
+- reference: a careful pure-Python version of the same box reward, no numpy: ``str.find``
+  for the reasoning block, one regex for its ``<obj>..</obj><bbox>[..]</bbox>`` spans, a plain
+  IoU, an exact assignment (the best cell for one row or column, else a Hungarian solver
+  in plain Python) and ``(Σ/m)·min(1, m/n)``; it checks nothing else;
 - ours: grounding_rewards.bbox_reward and grounding_reward (format + option + bbox);
   bbox_reward also on the same boxes written in the JSON dialect (Qwen2.5-VL's
   ``{"bbox_2d": [...], "label": ...}``), against the same reward on tag completions.
 
 Everything runs in this process on one core, on the same seeded corpus; the table
-gives medians over the repeats and ratios against the floor and the baseline.
+gives medians over the repeats and ratios against the floor and the baseline. Time is
+the process's CPU time by default (``--clock cpu``): on a shared machine, waiting for
+other processes is not counted; the runs are interleaved, so compare ratios within one
+run. ``GROUNDING_REWARDS_PURE_PYTHON=1`` measures the pure-Python modules where the
+compiled ones are installed; the first line says which path ran.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import re
@@ -35,6 +44,7 @@ from corpus import Sample, make_corpus
 from grounding_rewards import RewardConfig, bbox_reward, grounding_reward, parse_trace
 
 JSON = RewardConfig(dialect="json")
+PURE_VARIABLE = "GROUNDING_REWARDS_PURE_PYTHON"
 
 _FLOOR = re.compile(
     r"<bbox>\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,"
@@ -63,6 +73,100 @@ def baseline(sample: Sample) -> float:
     return float(iou[rows, cols].sum() / max(n, m))
 
 
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_NUMBER = re.compile(_NUM)
+# One box (its four numbers), or the content of a plural box [[...], [...]].
+_SPAN = re.compile(
+    rf"<obj>[^<>]*</obj>\s*<bbox>(?:\[\s*({_NUM})\s*,\s*({_NUM})\s*,\s*({_NUM})\s*,"
+    rf"\s*({_NUM})\s*\]|(\[\s*\[[^<>]*\]\s*\]))</bbox>"
+)
+
+
+def _iou_rows(boxes: list[tuple[float, ...]], targets: list[list[float]]) -> list[list[float]]:
+    rows = []
+    for x1, y1, x2, y2 in boxes:
+        area = (x2 - x1) * (y2 - y1)
+        row = []
+        for u1, v1, u2, v2 in targets:
+            iw = (x2 if x2 < u2 else u2) - (x1 if x1 > u1 else u1)
+            ih = (y2 if y2 < v2 else v2) - (y1 if y1 > v1 else v1)
+            if iw <= 0.0 or ih <= 0.0 or area <= 0.0:
+                row.append(0.0)
+                continue
+            inter = iw * ih
+            row.append(inter / (area + (u2 - u1) * (v2 - v1) - inter))
+        rows.append(row)
+    return rows
+
+
+def _best_total(scores: list[list[float]]) -> float:
+    """Largest Σ over one-to-one assignments (Hungarian with potentials, rows <= columns)."""
+    if len(scores) == 1:
+        return max(scores[0])
+    if len(scores[0]) == 1:
+        return max(row[0] for row in scores)
+    if len(scores) > len(scores[0]):
+        scores = [list(column) for column in zip(*scores, strict=True)]
+    n, m = len(scores), len(scores[0])
+    u = [0.0] * (n + 1)
+    v = [0.0] * (m + 1)
+    owner = [0] * (m + 1)  # owner[j]: the row (1-based) assigned to column j
+    way = [0] * (m + 1)
+    for i in range(1, n + 1):
+        owner[0] = i
+        j0 = 0
+        best = [math.inf] * (m + 1)
+        used = [False] * (m + 1)
+        while owner[j0]:
+            used[j0] = True
+            i0, delta, j1 = owner[j0], math.inf, 0
+            row = scores[i0 - 1]
+            for j in range(1, m + 1):
+                if not used[j]:
+                    cost = -row[j - 1] - u[i0] - v[j]
+                    if cost < best[j]:
+                        best[j], way[j] = cost, j0
+                    if best[j] < delta:
+                        delta, j1 = best[j], j
+            for j in range(m + 1):
+                if used[j]:
+                    u[owner[j]] += delta
+                    v[j] -= delta
+                else:
+                    best[j] -= delta
+            j0 = j1
+        while j0:
+            j1 = way[j0]
+            owner[j0] = owner[j1]
+            j0 = j1
+    return math.fsum(scores[owner[j] - 1][j - 1] for j in range(1, m + 1) if owner[j])
+
+
+def reference(sample: Sample) -> float | None:
+    """The careful pure-Python box reward: what a good engineer writes in an afternoon."""
+    gt = sample.gt_boxes
+    m = len(gt)
+    if m == 0:
+        return None
+    text = sample.completion
+    start = text.find("<think>")
+    end = text.find("</think>", start)
+    if start < 0 or end < 0:
+        return 0.0
+    boxes = []
+    for a, b, c, d, plural in _SPAN.findall(text, start, end):
+        if not plural:
+            boxes.append((float(a), float(b), float(c), float(d)))
+            continue
+        values = [float(number) for number in _NUMBER.findall(plural)]
+        boxes.extend(tuple(values[k : k + 4]) for k in range(0, len(values) - 3, 4))
+    n = len(boxes)
+    if n == 0:
+        return 0.0
+    total = _best_total(_iou_rows(boxes, gt))
+    return total / m * min(1.0, m / n)
+
+
 def ours_bbox(sample: Sample) -> object:
     return bbox_reward(sample.completion, sample.gt_boxes, image_size=sample.image_size)
 
@@ -84,6 +188,19 @@ def ours_grounding(sample: Sample) -> object:
     ).total
 
 
+_clock = time.process_time
+
+
+def compiled_modules() -> list[str]:
+    """The grounding_rewards modules this process runs from compiled extensions."""
+    return sorted(
+        name
+        for name, module in sys.modules.items()
+        if name.startswith("grounding_rewards")
+        and not (getattr(module, "__file__", None) or ".py").endswith(".py")
+    )
+
+
 def per_completion_us(
     functions: dict[str, Callable[[Sample], object]], corpus: list[Sample], repeats: int
 ) -> dict[str, float]:
@@ -92,10 +209,10 @@ def per_completion_us(
     times: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
-            start = time.perf_counter()
+            start = _clock()
             for sample in corpus:
                 function(sample)
-            times[name].append((time.perf_counter() - start) / len(corpus) * 1e6)
+            times[name].append((_clock() - start) / len(corpus) * 1e6)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -103,10 +220,10 @@ def batch_ms(corpus: list[Sample], size: int, repeats: int) -> float:
     batch = corpus[:size]
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = _clock()
         for sample in batch:
             ours_grounding(sample)
-        times.append((time.perf_counter() - start) * 1e3)
+        times.append((_clock() - start) * 1e3)
     return statistics.median(times)
 
 
@@ -114,7 +231,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="the process's CPU time (default) or wall-clock time",
+    )
     args = parser.parse_args()
+    global _clock
+    _clock = time.process_time if args.clock == "cpu" else time.perf_counter
     if hasattr(os, "sched_setaffinity"):  # one core: the last one (others may be busier)
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[-1]})
     corpus = make_corpus(args.n)
@@ -123,13 +248,21 @@ def main() -> None:
             sample
         ):
             raise SystemExit(f"json and tags disagree on {sample.completion[:80]!r}")
-    for function in (floor, baseline, ours_bbox, ours_bbox_json, ours_grounding):
+    for sample in corpus[:2000]:  # the reference computes our reward on clean completions
+        if not parse_trace(sample.completion).issues:
+            ours, ref = ours_bbox(sample), reference(sample)
+            if not (ours is None and ref is None) and not (
+                ours is not None and ref is not None and abs(ours - ref) <= 1e-12
+            ):
+                raise SystemExit(f"reference {ref} != ours {ours} on {sample.completion[:80]!r}")
+    for function in (floor, baseline, reference, ours_bbox, ours_bbox_json, ours_grounding):
         for sample in corpus[:200]:
             function(sample)
     results = per_completion_us(
         {
             "floor (regex + float)": floor,
             "baseline (numpy IoU + scipy)": baseline,
+            "reference (careful pure Python)": reference,
             "ours: bbox_reward": ours_bbox,
             "ours: bbox_reward (json)": ours_bbox_json,
             "ours: grounding_reward": ours_grounding,
@@ -139,9 +272,17 @@ def main() -> None:
     )
     floor_us = results["floor (regex + float)"]
     baseline_us = results["baseline (numpy IoU + scipy)"]
+    reference_us = results["reference (careful pure Python)"]
+    compiled = compiled_modules()
+    path = (
+        f"compiled ({len(compiled)} modules by mypyc)"
+        if compiled
+        else "pure Python"
+        + (" (GROUNDING_REWARDS_PURE_PYTHON=1)" if os.environ.get(PURE_VARIABLE) else "")
+    )
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {args.n} completions, "
-        f"median of {args.repeats}, one core"
+        f"median of {args.repeats}, one core, {args.clock} time; path: {path}"
     )
     print(f"{'':32} {'us/completion':>14} {'completions/s':>14} {'x floor':>8} {'x baseline':>11}")
     for name, us in results.items():
@@ -154,7 +295,11 @@ def main() -> None:
     )
     print(
         f"grounding_reward / floor: {results['ours: grounding_reward'] / floor_us:.2f}x "
-        "(target <= 3x)"
+        "(target <= 4x)"
+    )
+    print(
+        f"bbox_reward / reference: {results['ours: bbox_reward'] / reference_us:.2f}x "
+        "(target <= 1.5x)"
     )
     print(
         f"bbox_reward json / tags: "
