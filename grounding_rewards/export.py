@@ -64,6 +64,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import itertools
 import json
@@ -89,6 +90,7 @@ __all__ = [
     "instruction",
     "load_image",
     "openrlhf_rows",
+    "split_by_id",
     "swift_rows",
     "to_trl_dataset",
     "trl_rows",
@@ -110,6 +112,39 @@ MODEL_FAMILIES: dict[str, CoordSpace] = {
 """The coordinate space each model family writes boxes in."""
 
 _ROWS_PER_GROUP = 256
+
+
+def split_by_id(
+    examples: Iterable[GroundedExample], val_fraction: float
+) -> tuple[list[GroundedExample], list[GroundedExample]]:
+    """Split examples into ``(train, val)`` deterministically: each id's hash decides.
+
+    The split does not depend on the input order, so a re-run (or a run over more
+    data) keeps every example on its side.
+
+    Args:
+        examples: The examples.
+        val_fraction: Expected share of validation examples, in ``[0, 1)``.
+
+    Returns:
+        ``(train, val)``, each in input order.
+
+    Raises:
+        ConfigError: For a fraction outside ``[0, 1)``.
+
+    Example:
+        >>> split_by_id([], 0.1)
+        ([], [])
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(f"val_fraction: expected a number in [0, 1), got {val_fraction}")
+    train: list[GroundedExample] = []
+    val: list[GroundedExample] = []
+    for example in examples:
+        digest = hashlib.sha256(example.id.encode("utf-8")).digest()
+        side = val if int.from_bytes(digest[:4], "big") / 2**32 < val_fraction else train
+        side.append(example)
+    return train, val
 
 
 def coords_for(model_family: str) -> CoordSpace:

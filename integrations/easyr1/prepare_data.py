@@ -22,21 +22,13 @@ own budget (default: the official checkpoints', which EasyR1 keeps).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
 from grounding_rewards import RewardConfig
 from grounding_rewards.cli.export import load_examples
 from grounding_rewards.easyr1 import EASYR1_MAX_PIXELS, EASYR1_MIN_PIXELS
-from grounding_rewards.export import coords_for, write_easyr1_parquet
-from grounding_rewards.export_schema import GroundedExample
-
-
-def in_validation(example: GroundedExample, fraction: float) -> bool:
-    """Deterministic split: the id's hash decides, whatever the input order."""
-    digest = hashlib.sha256(example.id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+from grounding_rewards.export import coords_for, split_by_id, write_easyr1_parquet
 
 
 def smoke_input(out_dir: Path) -> Path:
@@ -80,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     config = RewardConfig(coords=coords_for(args.model_family), **budget)
     examples = load_examples(inputs, image_root=args.image_root)
-    val = [ex for ex in examples if in_validation(ex, args.val_fraction)]
-    train = [ex for ex in examples if not in_validation(ex, args.val_fraction)]
+    train, val = split_by_id(examples, args.val_fraction)
     if args.smoke and not val:
         val = train[:1]  # EasyR1 validates before training; give it something to look at
     for split, rows in (("train", train), ("val", val)):

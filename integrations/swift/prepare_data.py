@@ -21,21 +21,13 @@ both).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 from grounding_rewards import RewardConfig
 from grounding_rewards.cli.export import load_examples
-from grounding_rewards.export import coords_for, write_swift_jsonl
-from grounding_rewards.export_schema import GroundedExample
-
-
-def in_validation(example: GroundedExample, fraction: float) -> bool:
-    """Deterministic split: the id's hash decides, whatever the input order."""
-    digest = hashlib.sha256(example.id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+from grounding_rewards.export import coords_for, split_by_id, write_swift_jsonl
 
 
 def smoke_input(out_dir: Path) -> Path:
@@ -70,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         coords=coords_for(args.model_family), min_pixels=args.min_pixels, max_pixels=args.max_pixels
     )
     examples = load_examples(inputs, image_root=args.image_root)
-    val = [ex for ex in examples if in_validation(ex, args.val_fraction)]
-    train = [ex for ex in examples if not in_validation(ex, args.val_fraction)]
+    train, val = split_by_id(examples, args.val_fraction)
     for split, rows in (("train", train), ("val", val)):
         path = args.out_dir / f"{split}.jsonl"
         count = write_swift_jsonl(rows, path, config=config, system_prompt=args.system_prompt)

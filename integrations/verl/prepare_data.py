@@ -14,20 +14,12 @@ so a rerun gives the same split) through ``grounding_rewards.export``. Pass the 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
 from grounding_rewards import RewardConfig
 from grounding_rewards.cli.export import load_examples
-from grounding_rewards.export import coords_for, write_verl_parquet
-from grounding_rewards.export_schema import GroundedExample
-
-
-def in_validation(example: GroundedExample, fraction: float) -> bool:
-    """Deterministic split: the id's hash decides, whatever the input order."""
-    digest = hashlib.sha256(example.id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+from grounding_rewards.export import coords_for, split_by_id, write_verl_parquet
 
 
 def smoke_input(out_dir: Path) -> Path:
@@ -62,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         coords=coords_for(args.model_family), min_pixels=args.min_pixels, max_pixels=args.max_pixels
     )
     examples = load_examples(inputs, image_root=args.image_root)
-    val = [ex for ex in examples if in_validation(ex, args.val_fraction)]
-    train = [ex for ex in examples if not in_validation(ex, args.val_fraction)]
+    train, val = split_by_id(examples, args.val_fraction)
     if args.smoke and not val:
         val = train[:1]  # veRL validates before training; give it something to look at
     for split, rows in (("train", train), ("val", val)):
