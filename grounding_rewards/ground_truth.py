@@ -70,11 +70,12 @@ def _decode(name: str, value: Any) -> Any:
 
 
 def _boxes(value: Any) -> tuple[Box, ...]:
-    value = _decode("gt_boxes", value)
-    if value is None:
-        return ()
-    if not isinstance(value, Sequence):
-        raise GroundTruthError(f"gt_boxes: expected a list of [x1, y1, x2, y2], got {value!r}")
+    if type(value) is not list:  # a list, the common case, needs no decoding
+        value = _decode("gt_boxes", value)
+        if value is None:
+            return ()
+        if not isinstance(value, Sequence):
+            raise GroundTruthError(f"gt_boxes: expected a list of [x1, y1, x2, y2], got {value!r}")
     if len(value) == 4 and all(isinstance(v, (int, float)) for v in value):
         value = [value]  # one bare box
     boxes = []
@@ -97,6 +98,10 @@ def _boxes(value: Any) -> tuple[Box, ...]:
 
 
 def _strings(name: str, value: Any) -> tuple[str, ...] | None:
+    if type(value) is list or type(value) is tuple:  # the common case, decoded
+        strings = tuple(value)
+        if all(type(item) is str for item in strings):
+            return strings
     value = _decode(name, value)
     if value is None:
         return None

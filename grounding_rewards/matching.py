@@ -34,6 +34,7 @@ BoxTuple = tuple[float, ...]
 _ARTICLES = frozenset({"a", "an", "the"})
 _NON_WORD = re.compile(r"[^\w\s]+")
 _NUMPY_ABOVE = 256  # pairs beyond which one vectorized numpy call beats plain Python
+_SCIPY_ABOVE = 100  # cells beyond which scipy's solver beats its plain-Python port
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +183,10 @@ def assign(scores: list[list[float]]) -> list[tuple[int, int]]:
     """One-to-one assignment maximizing the total score: ``min(N, M)`` pairs sorted by row.
 
     With one row or one column the best cell is taken directly (the optimum), a
-    2 x 2 matrix compares its two assignments, and anything larger goes to scipy's
-    Hungarian solver (``linear_sum_assignment``). For the handful of boxes of a
-    completion, building the small array and calling scipy (a few microseconds) is
-    faster than any pure-Python decomposition we measured.
+    2 x 2 matrix compares its two assignments, a matrix of up to 100 cells goes to
+    :func:`_shortest_augmenting_path` (scipy's solver written in plain Python: the same
+    steps on the same doubles give the same pairs, with no array to build) and anything
+    larger to scipy's ``linear_sum_assignment``.
 
     Args:
         scores: ``N`` rows of ``M`` finite scores.
@@ -210,7 +211,104 @@ def assign(scores: list[list[float]]) -> list[tuple[int, int]]:
     if n == 2 and m == 2:
         (a, b), (c, d) = scores
         return [(0, 0), (1, 1)] if a + d >= b + c else [(0, 1), (1, 0)]
+    if n * m <= _SCIPY_ABOVE:
+        return _shortest_augmenting_path(scores)
     return _hungarian()(scores)
+
+
+def _shortest_augmenting_path(scores: list[list[float]]) -> list[tuple[int, int]]:
+    """Maximum-score assignment, step for step scipy 1.17's ``linear_sum_assignment``.
+
+    A line-by-line port of ``solve`` and ``augmenting_path`` in scipy's
+    ``rectangular_lsap.cpp`` (Crouse's shortest augmenting path, with scipy's
+    tie-breaking: columns scanned from the last, a free column preferred among equal
+    costs) for ``maximize=True``: the costs are the negated scores, a tall matrix is
+    transposed, and the doubles go through the same operations in the same order, so
+    the pairs are scipy's, ties included (tested against scipy on random matrices
+    with ties). Cost O(n²·m); used for small matrices only.
+
+    Args:
+        scores: ``N`` rows of ``M`` finite scores, ``N, M >= 1``.
+
+    Returns:
+        ``min(N, M)`` pairs sorted by row.
+
+    Example:
+        >>> _shortest_augmenting_path([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+        [(0, 0), (1, 1), (2, 2)]
+    """
+    nr = len(scores)
+    nc = len(scores[0])
+    transpose = nc < nr
+    cost: list[list[float]]
+    if transpose:
+        cost = [[-scores[i][j] for i in range(nr)] for j in range(nc)]
+        nr, nc = nc, nr
+    else:
+        cost = [[-value for value in row] for row in scores]
+    inf = math.inf
+    u = [0.0] * nr
+    v = [0.0] * nc
+    shortest = [inf] * nc
+    path = [-1] * nc
+    col4row = [-1] * nr
+    row4col = [-1] * nc
+    in_rows = [False] * nr
+    in_columns = [False] * nc
+    for current in range(nr):
+        # augmenting_path: the shortest path from row `current` to a free column
+        min_value = 0.0
+        remaining = list(range(nc - 1, -1, -1))
+        for k in range(nr):
+            in_rows[k] = False
+        for k in range(nc):
+            in_columns[k] = False
+            shortest[k] = inf
+        i = current
+        sink = -1
+        while sink == -1:
+            index = -1
+            lowest = inf
+            in_rows[i] = True
+            row = cost[i]
+            u_i = u[i]
+            for it in range(len(remaining)):
+                j = remaining[it]
+                r = min_value + row[j] - u_i - v[j]
+                if r < shortest[j]:
+                    path[j] = i
+                    shortest[j] = r
+                if shortest[j] < lowest or (shortest[j] == lowest and row4col[j] == -1):
+                    lowest = shortest[j]
+                    index = it
+            min_value = lowest
+            j = remaining[index]
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+            in_columns[j] = True
+            remaining[index] = remaining[-1]
+            remaining.pop()
+        # update the dual variables
+        u[current] += min_value
+        for k in range(nr):
+            if in_rows[k] and k != current:
+                u[k] += min_value - shortest[col4row[k]]
+        for k in range(nc):
+            if in_columns[k]:
+                v[k] -= min_value - shortest[k]
+        # augment the previous solution
+        j = sink
+        while True:
+            i = path[j]
+            row4col[j] = i
+            col4row[i], j = j, col4row[i]
+            if i == current:
+                break
+    if transpose:  # pairs (original row, original column), sorted by original row
+        return sorted((col4row[k], k) for k in range(nr))
+    return [(k, col4row[k]) for k in range(nr)]
 
 
 _SOLVER: list[Callable[[list[list[float]]], list[tuple[int, int]]]] = []

@@ -75,9 +75,15 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
         return BoxScore(None, n, 0)
     # Before looking at the model's boxes: a missing image size is the caller's error
     # whatever the model wrote.
-    sx, sy = pixel_scale(
-        config.coords, truth.image_size, min_pixels=config.min_pixels, max_pixels=config.max_pixels
-    )
+    if config.coords == "pixel":  # pixel_scale's answer, without the call
+        sx, sy = 1.0, 1.0
+    else:
+        sx, sy = pixel_scale(
+            config.coords,
+            truth.image_size,
+            min_pixels=config.min_pixels,
+            max_pixels=config.max_pixels,
+        )
     # The parser keeps max_boxes + 1 spans when there are too many, counted or not.
     if n == 0 or len(trace.spans) > config.max_boxes:
         return BoxScore(0.0, n, m)

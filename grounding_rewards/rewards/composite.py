@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from grounding_rewards.components import active_components, component_value
+from grounding_rewards.components import active_scorers, component_value
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.parsing import FormatIssue, Trace
@@ -98,21 +98,24 @@ def score_trace(trace: Trace, truth: GroundTruth, config: RewardConfig) -> Rewar
         >>> score_trace(trace, truth, DEFAULT_CONFIG).total
         2.5
     """
-    weights = config.weights
     scores: dict[str, float | None] = {}
     form: FormatResult | None = None
     boxes: BoxScore | None = None
     total = 0.0
-    for component in active_components(config):
-        result = component.score(trace, truth, config)
-        if isinstance(result, FormatResult):
-            form = result
-        elif isinstance(result, BoxScore):
-            boxes = result
-        value = component_value(result)
-        scores[component.name] = value
+    value: float | None
+    for name, weight, scorer in active_scorers(config):
+        result = scorer(trace, truth, config)
+        if type(result) is float:
+            value = result
+        else:
+            if isinstance(result, FormatResult):
+                form = result
+            elif isinstance(result, BoxScore):
+                boxes = result
+            value = component_value(result)
+        scores[name] = value
         if value is not None:
-            total += weights[component.name] * value
+            total += weight * value
     if form is None:  # the issues are reported whatever the weights
         form = format_checks(trace, truth.image_size, config)
     if boxes is None:

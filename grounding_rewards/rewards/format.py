@@ -62,6 +62,7 @@ _GROUNDING = frozenset(
     }
 )
 _FATAL = frozenset({"not_text", "too_long", "too_many_boxes"})
+_NO_CODES: frozenset[str] = frozenset()
 _RANGE = {"norm1000": 1000.0, "norm100": 100.0, "norm1": 1.0}
 _TOLERANCE = 1e-6  # relative: a box on the border of the image is inside
 
@@ -152,10 +153,10 @@ def format_checks(
         >>> format_checks(parse_trace("<answer>A</answer>"), None, DEFAULT_CONFIG).score
         0.0
     """
-    codes = {issue.code for issue in trace.issues}
-    issues = list(trace.issues)
-    if codes & _FATAL:
+    codes = {issue.code for issue in trace.issues} if trace.issues else _NO_CODES
+    if codes and codes & _FATAL:
         return FormatResult(0.0, (("readable", False),), trace.issues)
+    issues = list(trace.issues)
     # A blockless completion (a plain grounding answer, in a dialect that allows one)
     # has no template to follow: it is judged on its grounding alone.
     checks = (
@@ -170,7 +171,10 @@ def format_checks(
         ("grounding", not codes & _GROUNDING),
         ("boxes_valid", "degenerate_box" not in codes and "degenerate_point" not in codes),
     ]
-    sx, sy, width, height = _image_bounds(config, image_size)
+    if image_size is not None and config.coords == "pixel":  # the common case, inlined
+        sx, sy, (width, height) = 1.0, 1.0, image_size
+    else:
+        sx, sy, width, height = _image_bounds(config, image_size)
     if width > 0:
         tol_x, tol_y = _TOLERANCE * width, _TOLERANCE * height
         inside = True
