@@ -61,14 +61,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sft-images", type=int, default=500)
     parser.add_argument("--grpo-images", type=int, default=300)
     parser.add_argument("--eval-images", type=int, default=240, help="held out (>= 200)")
-    parser.add_argument("--sft-steps", type=int, default=600)
+    parser.add_argument("--sft-steps", type=int, default=900)
     parser.add_argument("--sft-batch", type=int, default=16)
-    parser.add_argument("--sft-lr", type=float, default=2e-3)
+    parser.add_argument("--sft-lr", type=float, default=3e-3)
     parser.add_argument(
         "--sft-seed", type=int, default=0, help="one SFT start, shared by every GRPO seed"
     )
     parser.add_argument("--grpo-steps", type=int, default=120)
-    parser.add_argument("--grpo-lr", type=float, default=1e-4)
+    parser.add_argument("--grpo-lr", type=float, default=2e-4)
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--prompts-per-step", type=int, default=2)
     parser.add_argument("--max-completion-length", type=int, default=64)
@@ -166,6 +166,8 @@ def warm_start(
     args: argparse.Namespace, world_data: data.Data, reward: RewardConfig
 ) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
     """Tokenizer, processor, the SFT checkpoint (a state dict) and its held-out metrics."""
+    import torch
+
     sft_rows = world_data.examples["sft"]
     corpus = [instruction(reward, image_size=(112, 112))] * 5
     for example in sft_rows:
@@ -196,6 +198,8 @@ def warm_start(
         )
         timing["sft_s"] = time.perf_counter() - t0
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    (args.out / "sft").mkdir(parents=True, exist_ok=True)
+    torch.save(state, args.out / "sft" / "model.pt")  # the shared start, for a closer look
     before = evaluate_model(
         model, processor, world_data.datasets["eval"], args.out / "sft", args, report=True
     )

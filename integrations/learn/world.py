@@ -1,9 +1,11 @@
 """A seeded toy visual world: shapes with known boxes on a coarse grid, over a position tint.
 
 Each image is 112x112 pixels. It holds ``objects`` shapes (square, circle, triangle) of
-one of four colours, each 28 px wide with its corner on a 14 px grid (7x7 places), so
-every box coordinate is one of nine values (0, 14, ..., 112): one token each, and a
-near miss still earns partial IoU (one step off: 0.33 or 0.5). Shapes never overlap.
+one of four colours, each 28 px wide with its corner on a 28 px grid (4x4 places), so
+every box coordinate is one of five values (0, 28, ..., 112), one token each, and each
+shape covers exactly one of the 16 image tokens the tiny Qwen2.5-VL sees (14 px patches,
+merged 2x2). A box the right size but one place off scores IoU 0; a box one place too
+wide or too tall still earns partial IoU (0.5). Shapes never overlap.
 A few small gray specks are *distractors*: no detector reports them, no question asks
 about them, and the model has to look past them.
 

@@ -95,6 +95,7 @@ def test_report_opens_in_chromium(run: tuple[Path, dict[str, Any]], tmp_path: Pa
     [
         ROOT / "integrations" / "learn" / "world.py",
         ROOT / "integrations" / "learn" / "plot.py",
+        ROOT / "integrations" / "learn" / "table.py",
         ROOT / "integrations" / "gpu_check.py",
     ],
     ids=lambda p: p.name,
