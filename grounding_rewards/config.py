@@ -19,23 +19,18 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import re
-from collections.abc import Callable
-from typing import Any, Literal, TypeAlias
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    ValidationError,
-    field_serializer,
-    field_validator,
-    model_validator,
-)
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias, get_args
 
 from grounding_rewards.components import Weights, component_names, default_weights
 from grounding_rewards.dialects.registry import dialect_names
 from grounding_rewards.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -98,7 +93,7 @@ def describe_validation_error(error: ValidationError, owner: str) -> str:
     return "; ".join(lines)
 
 
-class RewardConfig(BaseModel):
+class RewardConfig:
     """Every knob of parsing and scoring, validated at construction.
 
     Attributes:
@@ -143,35 +138,100 @@ class RewardConfig(BaseModel):
         point_tag: Name of the point tag (``<obj>label</obj><point>[x, y]</point>``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    __slots__ = (
+        "answer_tag",
+        "bbox_tag",
+        "box_region",
+        "coords",
+        "dialect",
+        "format_mode",
+        "label_matching",
+        "length_penalty",
+        "max_boxes",
+        "max_chars",
+        "max_pixels",
+        "min_pixels",
+        "min_spans",
+        "obj_tag",
+        "point_scoring",
+        "point_sigma",
+        "point_tag",
+        "require_blocks",
+        "similarity",
+        "think_tag",
+        "weights",
+    )
 
-    weights: Weights = Weights({"format": 1.0, "accuracy": 1.0, "bbox": 1.0})
-    dialect: str = "tags"
-    require_blocks: bool | None = None
-    coords: CoordSpace = "pixel"
-    min_pixels: int = 3136
-    max_pixels: int = 12845056
-    similarity: Similarity = "iou"
-    length_penalty: float = 1.0
-    point_scoring: PointScoring = "inside"
-    point_sigma: float = 0.25
-    label_matching: LabelMatching = "ignore"
-    format_mode: FormatMode = "strict"
-    min_spans: int = 1
-    box_region: BoxRegion = "think"
-    max_boxes: int = 100
-    max_chars: int = 100_000
-    think_tag: str = "think"
-    answer_tag: str = "answer"
-    obj_tag: str = "obj"
-    bbox_tag: str = "bbox"
-    point_tag: str = "point"
+    weights: Weights
+    dialect: str
+    require_blocks: bool | None
+    coords: CoordSpace
+    min_pixels: int
+    max_pixels: int
+    similarity: Similarity
+    length_penalty: float
+    point_scoring: PointScoring
+    point_sigma: float
+    label_matching: LabelMatching
+    format_mode: FormatMode
+    min_spans: int
+    box_region: BoxRegion
+    max_boxes: int
+    max_chars: int
+    think_tag: str
+    answer_tag: str
+    obj_tag: str
+    bbox_tag: str
+    point_tag: str
+
+    model_fields: ClassVar[dict[str, Any]]
+    """Every field with its default (the name pydantic models use, kept for callers)."""
 
     def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as error:
-            raise ConfigError(describe_validation_error(error, "RewardConfig")) from None
+        errors = [
+            f"RewardConfig.{name}: expected no such field (unknown option), got {value!r}"
+            for name, value in data.items()
+            if name not in _FIELDS
+        ]
+        values: dict[str, Any] = {}
+        for name, (default, check) in _FIELDS.items():
+            if name not in data:
+                values[name] = default
+                continue
+            try:
+                values[name] = check(data[name])
+            except (ValueError, TypeError) as error:
+                errors.append(f"RewardConfig.{name}: {error}")
+        if not errors:
+            errors = [f"RewardConfig: {problem}" for problem in _cross_field_problems(values)]
+        if errors:
+            raise ConfigError("; ".join(errors))
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise ConfigError(f"RewardConfig is frozen: expected .replace({name}=...), got assignment")
+
+    def __delattr__(self, name: str) -> None:
+        raise ConfigError(f"RewardConfig is frozen: expected no deletion, got del .{name}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RewardConfig):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
+        return f"RewardConfig({fields})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.model_dump(),))
 
     def replace(self, **changes: Any) -> RewardConfig:
         """Return a validated copy with ``changes`` applied.
@@ -184,99 +244,173 @@ class RewardConfig(BaseModel):
         """
         return RewardConfig(**{**self.model_dump(), **changes})
 
-    @field_validator("weights", mode="before")
-    @classmethod
-    def _weights_by_name(cls, value: Any) -> Any:
-        if isinstance(value, Weights):
-            return value
-        if isinstance(value, dict) or hasattr(value, "keys"):
-            names = component_names()
-            unknown = sorted(str(k) for k in value if k not in names)
-            if unknown:
-                raise ValueError(f"expected component names from {list(names)}, got {unknown}")
-            merged = default_weights()
-            merged.update(value)
-            order = {name: i for i, name in enumerate(names)}
-            items = sorted(merged.items(), key=lambda item: order[item[0]])
-            return Weights(dict(_finite_weights(items)))
-        if isinstance(value, (list, tuple)):
-            if len(value) != 3:
-                raise ValueError(
-                    "expected 3 weights (format, accuracy, bbox) or a mapping by component "
-                    f"name, got {len(value)}"
-                )
-            pairs = zip(("format", "accuracy", "bbox"), value, strict=True)
-            return Weights(dict(_finite_weights(pairs)))
-        raise ValueError(f"expected a mapping {{component: weight}}, got {value!r}")
+    def model_dump(self) -> dict[str, Any]:
+        """Every field as a plain value (``weights`` as a dict), e.g. for JSON or logs.
 
-    @field_serializer("weights")
-    def _weights_as_dict(self, value: Weights) -> dict[str, float]:
-        return dict(value)
+        Example:
+            >>> RewardConfig().model_dump()["weights"]
+            {'format': 1.0, 'accuracy': 1.0, 'bbox': 1.0}
+        """
+        fields = {name: getattr(self, name) for name in _FIELDS}
+        fields["weights"] = dict(self.weights)
+        return fields
 
-    @field_validator("dialect")
+    def model_dump_json(self) -> str:
+        """The fields as a JSON object (a callable ``label_matching`` cannot be written).
+
+        Raises:
+            ConfigError: For a callable ``label_matching``.
+        """
+        if callable(self.label_matching):
+            raise ConfigError("label_matching: expected a name to write as JSON, got a callable")
+        return json.dumps(self.model_dump())
+
     @classmethod
-    def _known_dialect(cls, value: str) -> str:
-        names = dialect_names()
-        if value not in names:
-            raise ValueError(f"expected one of {list(names)}, got {value!r}")
+    def model_validate_json(cls, text: str | bytes) -> RewardConfig:
+        """Build a configuration from a JSON object of fields.
+
+        Raises:
+            ConfigError: For text that is not a JSON object, or invalid fields.
+        """
+        try:
+            fields = json.loads(text)
+        except ValueError:
+            fields = None
+        if not isinstance(fields, dict):
+            raise ConfigError(f"RewardConfig: expected a JSON object of fields, got {text!r:.80}")
+        return cls(**fields)
+
+
+def _rebuild(fields: dict[str, Any]) -> RewardConfig:
+    return RewardConfig(**fields)
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
+    quoted = [repr(option) for option in options]
+    expected = ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+    def check(value: Any) -> Any:
+        if value not in options or not isinstance(value, str):
+            raise ValueError(f"expected {expected}, got {value!r}")
         return value
 
-    @field_validator("point_sigma")
-    @classmethod
-    def _sigma(cls, value: float) -> float:
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"expected a finite number > 0, got {value:g}")
-        return value
+    return check
 
-    @field_validator("length_penalty")
-    @classmethod
-    def _alpha(cls, value: float) -> float:
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(f"expected a finite number >= 0, got {value:g}")
-        return value
 
-    @field_validator("min_pixels", "max_pixels", "max_boxes", "max_chars")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError(f"expected an integer >= 1, got {value}")
-        return value
+def _integer(low: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        number = value
+        if isinstance(value, str):
+            try:
+                number = int(value.strip())
+            except ValueError:
+                raise ValueError(f"expected an integer >= {low}, got {value!r}") from None
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise ValueError(f"expected an integer >= {low}, got {value!r}")
+        if number < low:
+            raise ValueError(f"expected an integer >= {low}, got {number}")
+        return number
 
-    @field_validator("min_spans")
-    @classmethod
-    def _non_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError(f"expected an integer >= 0, got {value}")
-        return value
+    return check
 
-    @field_validator("label_matching", mode="before")
-    @classmethod
-    def _matcher(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in ("ignore", "exact", "fuzzy"):
-            raise ValueError(f"expected 'ignore', 'exact', 'fuzzy' or a callable, got {value!r}")
-        if not isinstance(value, str) and not callable(value):
-            raise ValueError(f"expected 'ignore', 'exact', 'fuzzy' or a callable, got {value!r}")
-        return value
 
-    @field_validator("think_tag", "answer_tag", "obj_tag", "bbox_tag", "point_tag")
-    @classmethod
-    def _tag_name(cls, value: str) -> str:
-        if not _TAG_NAME.fullmatch(value):
+def _number(strictly_positive: bool) -> Callable[[Any], float]:
+    bound = "> 0" if strictly_positive else ">= 0"
+
+    def check(value: Any) -> float:
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (TypeError, ValueError):
+            raise ValueError(f"expected a finite number {bound}, got {value!r}") from None
+        if not (math.isfinite(number) and (number > 0 if strictly_positive else number >= 0)):
+            raise ValueError(f"expected a finite number {bound}, got {number:g}")
+        return number
+
+    return check
+
+
+def _weights(value: Any) -> Weights:
+    if isinstance(value, Weights):
+        return value
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ValueError(f"expected a mapping {{component: weight}}, got {value!r}") from None
+    if isinstance(value, Mapping) or hasattr(value, "keys"):
+        names = component_names()
+        unknown = sorted(str(k) for k in value if k not in names)
+        if unknown:
+            raise ValueError(f"expected component names from {list(names)}, got {unknown}")
+        merged = default_weights()
+        merged.update(value)
+        order = {name: i for i, name in enumerate(names)}
+        items = sorted(merged.items(), key=lambda item: order[item[0]])
+        return Weights(dict(_finite_weights(items)))
+    if isinstance(value, (list, tuple)):
+        if len(value) != 3:
             raise ValueError(
-                f"expected a tag name like 'think' ([A-Za-z][A-Za-z0-9_-]*), got {value!r}"
+                "expected 3 weights (format, accuracy, bbox) or a mapping by component "
+                f"name, got {len(value)}"
             )
-        return value
+        pairs = zip(("format", "accuracy", "bbox"), value, strict=True)
+        return Weights(dict(_finite_weights(pairs)))
+    raise ValueError(f"expected a mapping {{component: weight}}, got {value!r}")
 
-    @model_validator(mode="after")
-    def _consistent(self) -> RewardConfig:
-        if self.min_pixels > self.max_pixels:
-            raise ValueError(
-                f"expected min_pixels <= max_pixels, got {self.min_pixels} > {self.max_pixels}"
-            )
-        tags = [self.think_tag, self.answer_tag, self.obj_tag, self.bbox_tag, self.point_tag]
-        if len({t.lower() for t in tags}) != len(tags):
-            raise ValueError(f"expected five distinct tag names, got {tags}")
-        return self
+
+def _dialect(value: Any) -> str:
+    names = dialect_names()
+    if not isinstance(value, str) or value not in names:
+        raise ValueError(f"expected one of {list(names)}, got {value!r}")
+    return value
+
+
+_TRUTHY = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _optional_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUTHY:
+        return _TRUTHY[value.strip().lower()]
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"expected true, false or None, got {value!r}")
+
+
+def _label_matching(value: Any) -> Any:
+    if (isinstance(value, str) and value in ("ignore", "exact", "fuzzy")) or (
+        callable(value) and not isinstance(value, str)
+    ):
+        return value
+    raise ValueError(f"expected 'ignore', 'exact', 'fuzzy' or a callable, got {value!r}")
+
+
+def _tag_name(value: Any) -> str:
+    if not isinstance(value, str) or not _TAG_NAME.fullmatch(value):
+        raise ValueError(
+            f"expected a tag name like 'think' ([A-Za-z][A-Za-z0-9_-]*), got {value!r}"
+        )
+    return value
+
+
+def _cross_field_problems(values: dict[str, Any]) -> list[str]:
+    problems = []
+    if values["min_pixels"] > values["max_pixels"]:
+        problems.append(
+            "expected min_pixels <= max_pixels, "
+            f"got {values['min_pixels']} > {values['max_pixels']}"
+        )
+    tags = [
+        values[name] for name in ("think_tag", "answer_tag", "obj_tag", "bbox_tag", "point_tag")
+    ]
+    if len({tag.lower() for tag in tags}) != len(tags):
+        problems.append(f"expected five distinct tag names, got {tags}")
+    return problems
 
 
 def _finite_weights(pairs: Any) -> list[tuple[str, float]]:
@@ -290,6 +424,33 @@ def _finite_weights(pairs: Any) -> list[tuple[str, float]]:
             raise ValueError(f"expected finite weights >= 0, got {name}={number}")
         checked.append((name, number))
     return checked
+
+
+# Every field: (default, check). The order is the order of repr, model_dump and hashing.
+_FIELDS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "weights": (Weights({"format": 1.0, "accuracy": 1.0, "bbox": 1.0}), _weights),
+    "dialect": ("tags", _dialect),
+    "require_blocks": (None, _optional_bool),
+    "coords": ("pixel", _choice(get_args(CoordSpace))),
+    "min_pixels": (3136, _integer(1)),
+    "max_pixels": (12845056, _integer(1)),
+    "similarity": ("iou", _choice(get_args(Similarity))),
+    "length_penalty": (1.0, _number(strictly_positive=False)),
+    "point_scoring": ("inside", _choice(get_args(PointScoring))),
+    "point_sigma": (0.25, _number(strictly_positive=True)),
+    "label_matching": ("ignore", _label_matching),
+    "format_mode": ("strict", _choice(get_args(FormatMode))),
+    "min_spans": (1, _integer(0)),
+    "box_region": ("think", _choice(get_args(BoxRegion))),
+    "max_boxes": (100, _integer(1)),
+    "max_chars": (100_000, _integer(1)),
+    "think_tag": ("think", _tag_name),
+    "answer_tag": ("answer", _tag_name),
+    "obj_tag": ("obj", _tag_name),
+    "bbox_tag": ("bbox", _tag_name),
+    "point_tag": ("point", _tag_name),
+}
+RewardConfig.model_fields = {name: default for name, (default, _) in _FIELDS.items()}
 
 
 DEFAULT_CONFIG = RewardConfig()
