@@ -82,7 +82,13 @@ def make_data(
     from grounding_rewards.synthesis.pipeline import Pipeline
     from grounding_rewards.synthesis.runner import run_synthesis_sync
 
-    spec = {"images": images, "world_seed": world_seed, "objects": objects, "version": 1}
+    spec = {
+        "images": images,
+        "world_seed": world_seed,
+        "objects": objects,
+        "grid": world.GRID,
+        "version": 1,
+    }
     marker = out / "world.json"
     cached = marker.exists() and json.loads(marker.read_text()) == spec
     detector = world.OracleDetector()
