@@ -2,17 +2,20 @@
 # GRPO of Qwen2.5-VL with OpenRLHF on grounded multiple-choice QA (CUDA; pip install
 # openrlhf[vllm] grounding-rewards).
 #
-#   grounding-rewards export data/qa.jsonl --to openrlhf --model-family qwen2.5-vl \
-#       --max-pixels 1003520 --out data/openrlhf/train.jsonl
+#   python integrations/openrlhf/prepare_data.py data/qa.jsonl --out-dir data/openrlhf
 #   bash integrations/openrlhf/run_qwen25vl_grpo.sh
 #
 # The reward reads its RewardConfig from GROUNDING_REWARDS_CONFIG (same coords and pixel
 # budget as the export); labels are the exported JSON ground truth (--data.label_key label).
+# OpenRLHF loads the checkpoint's own processor (AutoProcessor.from_pretrained, no pixel
+# override), so the pixel budget is the checkpoint's: 12845056 for the official Qwen2.5-VL
+# checkpoints. Set MAX_PIXELS only if your checkpoint's preprocessor_config.json differs,
+# and export with the same value, or boxes of large images drift.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 DATA=${DATA:-data/openrlhf/train.jsonl}
 MODEL=${MODEL:-Qwen/Qwen2.5-VL-7B-Instruct}
-MAX_PIXELS=${MAX_PIXELS:-1003520}
+MAX_PIXELS=${MAX_PIXELS:-12845056}
 GPUS=${GPUS:-8}
 export GROUNDING_REWARDS_CONFIG=${GROUNDING_REWARDS_CONFIG:-"{\"coords\": \"qwen25vl\", \"max_pixels\": ${MAX_PIXELS}}"}
 
