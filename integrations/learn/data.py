@@ -8,7 +8,8 @@ is, except brightness questions, which are dropped: the offline captioner's brig
 of a shape mostly reflects the dark background around it, not the shape.
 
 Splits are disjoint sets of images: ``sft`` (warm start), ``grpo`` (RL prompts) and
-``eval`` (held out; one question per image, cycling colour / relation / counting).
+``eval`` (held out; one question per image, cycling colour / relation / counting over
+the kinds that image has: a one-shape image has no relation question).
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ def make_data(
     *,
     images: dict[str, int],
     world_seed: int = 0,
-    objects: int = 2,
+    objects: int = 1,
+    specks: int = 0,
     reward: RewardConfig | None = None,
     log: Any = print,
 ) -> Data:
@@ -71,6 +73,7 @@ def make_data(
         images: Images per split, e.g. ``{"sft": 500, "grpo": 400, "eval": 240}``.
         world_seed: Seed of the world.
         objects: Shapes per image.
+        specks: Gray distractor specks per image.
         reward: The reward config the datasets are exported for (pixel space).
         log: Progress printer.
     """
@@ -86,8 +89,9 @@ def make_data(
         "images": images,
         "world_seed": world_seed,
         "objects": objects,
+        "specks": specks,
         "grid": world.GRID,
-        "version": 1,
+        "version": 3,
     }
     marker = out / "world.json"
     cached = marker.exists() and json.loads(marker.read_text()) == spec
@@ -98,7 +102,7 @@ def make_data(
     for split in SPLITS:
         for _ in range(images.get(split, 0)):
             path = out / "images" / f"{split}-{index:05d}.png"
-            scene = world.make_scene(world_seed, index, objects=objects)
+            scene = world.make_scene(world_seed, index, objects=objects, specks=specks)
             image = world.render(scene)
             detector.add(image, scene)
             if not cached:
@@ -116,18 +120,20 @@ def make_data(
         summary = run_synthesis_sync(paths, synth, pipeline, progress=False, concurrency=4)
         log(f"synthesis: {summary.format()}")
     by_split: dict[str, list[GroundedExample]] = {split: [] for split in SPLITS}
-    eval_seen: set[str] = set()
+    held_out: dict[str, dict[str, GroundedExample]] = {}
     for example in sorted(_records(synth), key=lambda e: (e.image, e.id)):
         split = Path(example.image).name.split("-")[0]
         kind = kind_of(example.question)
         if kind == "other":
             continue
         if split == "eval":
-            number = int(Path(example.image).stem.split("-")[1])
-            if example.image in eval_seen or kind != _EVAL_KINDS[number % len(_EVAL_KINDS)]:
-                continue
-            eval_seen.add(example.image)
+            held_out.setdefault(example.image, {}).setdefault(kind, example)
+            continue
         by_split[split].append(example)
+    for image, kinds in held_out.items():  # one question per held-out image
+        number = int(Path(image).stem.split("-")[1])
+        present = [k for k in _EVAL_KINDS if k in kinds]
+        by_split["eval"].append(kinds[present[number % len(present)]])
     exported: dict[str, Any] = {}
     for split, rows in by_split.items():
         folder = out / f"trl-{split}"

@@ -39,6 +39,21 @@ from grounding_rewards import RewardConfig  # noqa: E402
 from grounding_rewards.export import instruction  # noqa: E402
 
 REWARDS = ("ours", "naive")
+# What the SFT start depends on: a later run with the same values reuses it (``--fresh-sft``).
+SFT_KEYS = (
+    "world_seed",
+    "objects",
+    "specks",
+    "sft_images",
+    "grpo_images",
+    "eval_images",
+    "sft_steps",
+    "sft_batch",
+    "sft_lr",
+    "sft_seed",
+    "vocab_size",
+    "max_completion_length",
+)
 CURVE_KEYS = {
     "reward": "reward",
     "format_reward": "rewards/format_reward/mean",
@@ -57,23 +72,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, default=1, help="GRPO seeds 0..N-1 (default 1)")
     parser.add_argument("--out", type=Path, default=Path("runs/learn"))
     parser.add_argument("--world-seed", type=int, default=0)
-    parser.add_argument("--objects", type=int, default=2, help="shapes per image")
-    parser.add_argument("--sft-images", type=int, default=500)
+    parser.add_argument("--objects", type=int, default=1, help="shapes per image")
+    parser.add_argument("--specks", type=int, default=0, help="distractor specks per image")
+    parser.add_argument("--sft-images", type=int, default=1500)
     parser.add_argument("--grpo-images", type=int, default=300)
     parser.add_argument("--eval-images", type=int, default=240, help="held out (>= 200)")
-    parser.add_argument("--sft-steps", type=int, default=900)
-    parser.add_argument("--sft-batch", type=int, default=16)
-    parser.add_argument("--sft-lr", type=float, default=3e-3)
+    parser.add_argument("--sft-steps", type=int, default=1500)
+    parser.add_argument("--sft-batch", type=int, default=32)
+    parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument(
         "--sft-seed", type=int, default=0, help="one SFT start, shared by every GRPO seed"
     )
-    parser.add_argument("--grpo-steps", type=int, default=120)
-    parser.add_argument("--grpo-lr", type=float, default=2e-4)
+    parser.add_argument("--grpo-steps", type=int, default=100)
+    parser.add_argument("--grpo-lr", type=float, default=1e-4)
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--prompts-per-step", type=int, default=2)
-    parser.add_argument("--max-completion-length", type=int, default=64)
-    parser.add_argument("--vocab-size", type=int, default=600)
+    parser.add_argument("--max-completion-length", type=int, default=48)
+    parser.add_argument("--vocab-size", type=int, default=400)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument(
+        "--fresh-sft", action="store_true", help="redo the SFT even if DIR/sft holds a match"
+    )
     parser.add_argument("--model", help="local Qwen2.5-VL checkpoint folder (GPU path)")
     parser.add_argument("--use-vllm", action="store_true", help="TRL generates with vLLM")
     parser.add_argument(
@@ -176,6 +195,16 @@ def warm_start(
     tokenizer, processor, model = load_model(args, corpus, args.sft_seed)
     sft_set = world_data.datasets["sft"]
     timing: dict[str, float] = {}
+    folder = args.out / "sft"
+    key = {k: str(getattr(args, k)) for k in SFT_KEYS}
+    cached = _cached_start(model, processor, world_data.datasets["eval"], folder, key, args)
+    if cached is not None:
+        log(
+            f"SFT: reused {folder / 'model.pt'} (same data and SFT settings; --fresh-sft redoes it)"
+        )
+        log(f"after SFT    {fmt(cached['before'])}")
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return model, processor, state, cached
     if args.sft_steps > 0:
         rationale = {e.id: e.rationale or "" for e in sft_rows}
         t0 = time.perf_counter()
@@ -198,13 +227,46 @@ def warm_start(
         )
         timing["sft_s"] = time.perf_counter() - t0
     state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    (args.out / "sft").mkdir(parents=True, exist_ok=True)
-    torch.save(state, args.out / "sft" / "model.pt")  # the shared start, for a closer look
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(state, folder / "model.pt")  # the shared start, reused by a later run
     before = evaluate_model(
-        model, processor, world_data.datasets["eval"], args.out / "sft", args, report=True
+        model, processor, world_data.datasets["eval"], folder, args, report=True
     )
     log(f"after SFT    {fmt(before)}")
-    return model, processor, state, {"before": before, "timing": timing}
+    start = {"before": before, "timing": timing}
+    (folder / "start.json").write_text(json.dumps(finite({"key": key, **start})) + "\n")
+    return model, processor, state, start
+
+
+def _cached_start(
+    model: Any,
+    processor: Any,
+    held_out: Any,
+    folder: Path,
+    key: dict[str, str],
+    args: argparse.Namespace,
+) -> dict[str, Any] | None:
+    """The SFT start of an earlier run with the same settings, loaded into ``model``.
+
+    It is reused only if its held-out evaluation reproduces exactly (same tokenizer, same
+    weights); otherwise ``None`` and the SFT runs again.
+    """
+    import torch
+
+    marker = folder / "start.json"
+    if args.fresh_sft or args.model is not None or not marker.exists():
+        return None
+    saved = json.loads(marker.read_text())
+    if saved.get("key") != key or not (folder / "model.pt").exists():
+        return None
+    try:
+        model.load_state_dict(torch.load(folder / "model.pt"))
+    except (RuntimeError, KeyError):
+        return None
+    before = evaluate_model(model, processor, held_out, folder, args, report=True)
+    if finite(before) != saved["before"]:
+        return None
+    return {"before": before, "timing": saved.get("timing", {})}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         images={"sft": args.sft_images, "grpo": args.grpo_images, "eval": args.eval_images},
         world_seed=args.world_seed,
         objects=args.objects,
+        specks=args.specks,
         reward=reward,
         log=log,
     )

@@ -1,25 +1,25 @@
-"""A seeded toy visual world: shapes with known boxes on a coarse grid, over a position tint.
+"""A seeded toy visual world: shapes with known boxes on a coarse grid, under a position tint.
 
-Each image is 112x112 pixels. It holds ``objects`` shapes (square, circle, triangle) of
-one of four colours, each 28 px wide with its corner on a 28 px grid (4x4 places), so
-every box coordinate is one of five values (0, 28, ..., 112), one token each, and each
-shape covers exactly one of the 16 image tokens the tiny Qwen2.5-VL sees (14 px patches,
-merged 2x2). A box the right size but one place off scores IoU 0; a box one place too
-wide or too tall still earns partial IoU (0.5). Shapes never overlap.
-A few small gray specks are *distractors*: no detector reports them, no question asks
-about them, and the model has to look past them.
+Each image is 112x112 pixels. By default it holds one shape (square, circle or triangle)
+of one of four colours, 28 px wide with its corner on a 14 px grid (7x7 places), so every
+box coordinate is one of nine values (0, 14, ..., 112), one token each, and a near miss
+still earns partial IoU (one place off in x or y: 0.33; in both: 0.14). With more than
+one shape (``objects``), shapes never overlap. Optional small gray specks
+(``specks``) are distractors that no detector reports and no question asks about.
 
-The background and the shapes carry a faint tint that encodes absolute position (red
-rises left to right, green rises top to bottom, up to +50): at this model size the
-language model barely sees where an image token is, and without the tint held-out mIoU
-stayed near 0.1 after long SFT (see ``docs/learning.md``).
+A strong tint over the whole image encodes absolute position (red rises left to right,
+green rises top to bottom, up to +50 of 255): at this model size the language model
+barely sees where an image token is, and without the tint held-out mIoU stayed near 0.1
+after long SFT (see ``docs/learning.md``).
 
 Example:
     >>> scene = make_scene(seed=3, index=0)
-    >>> len(scene.objects), scene.objects[0].label in SHAPES
-    (2, True)
+    >>> len(scene.objects), scene.objects[0].label in SHAPES, scene.specks
+    (1, True, ())
     >>> all(v % GRID == 0 for o in scene.objects for v in o.box)
     True
+    >>> len(make_scene(seed=3, index=0, objects=2, specks=3).objects)
+    2
     >>> render(scene).size
     (112, 112)
 """
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 SIZE = 112  # image side, pixels
-GRID = 28  # every box corner lies on this grid: one vision token per place
+GRID = 14  # every box corner lies on this grid: 7x7 places, 9 coordinate values
 SIDE = 28  # shape side, pixels
 SHAPES = ("square", "circle", "triangle")
 # Names the synthesis pipeline's offline captioner knows (its PALETTE), RGB before the tint.
@@ -59,6 +59,7 @@ COLORS: dict[str, tuple[int, int, int]] = {
 }
 _BACKGROUND = (30, 30, 30)
 _TINT = 50
+_NOISE = 4
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,14 @@ class Shape:
 
 @dataclass(frozen=True)
 class Scene:
-    """One image's objects and distractor specks (``(x, y)`` centres)."""
+    """One image's objects, distractor specks (``(x, y)`` centres) and pixel-noise seed."""
 
     objects: tuple[Shape, ...]
     specks: tuple[tuple[int, int], ...]
+    noise: int = 0
 
 
-def make_scene(seed: int, index: int, *, objects: int = 2, specks: int = 3) -> Scene:
+def make_scene(seed: int, index: int, *, objects: int = 1, specks: int = 0) -> Scene:
     """The ``index``-th scene of world ``seed``: ``objects`` shapes of different kinds.
 
     Args:
@@ -105,7 +107,7 @@ def make_scene(seed: int, index: int, *, objects: int = 2, specks: int = 3) -> S
         point = (rng.randrange(3, SIZE - 3), rng.randrange(3, SIZE - 3))
         if all(not _inside(point, o.box, margin=3) for o in chosen):
             dots.append(point)
-    return Scene(tuple(chosen), tuple(dots))
+    return Scene(tuple(chosen), tuple(dots), rng.randrange(2**31))
 
 
 def _apart(a: Sequence[int], b: Sequence[int]) -> bool:
@@ -118,7 +120,12 @@ def _inside(point: tuple[int, int], box: Sequence[int], margin: int) -> bool:
 
 
 def render(scene: Scene) -> Any:
-    """The scene as an RGB PIL image (the tint is added last, over shapes and background)."""
+    """The scene as an RGB PIL image (the tint is added last, over shapes and background).
+
+    A faint seeded pixel noise (up to ±4 of 255) makes every image distinct: one shape
+    has only 7x7 places x 3 kinds x 4 colours = 588 noiseless renderings, and the
+    synthesis pipeline drops duplicate images.
+    """
     import numpy as np
     from PIL import Image, ImageDraw
 
@@ -139,6 +146,8 @@ def render(scene: Scene) -> Any:
     ramp = np.linspace(0, _TINT, SIZE)
     pixels[:, :, 0] += ramp[None, :].astype(np.int16)  # red rises left to right
     pixels[:, :, 1] += ramp[:, None].astype(np.int16)  # green rises top to bottom
+    noise = np.random.default_rng(scene.noise).integers(-_NOISE, _NOISE + 1, pixels.shape)
+    pixels += noise.astype(np.int16)
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
