@@ -298,8 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         "sft": start,
         "runs": [],
     }
-    for seed in range(args.seeds):
-        for name in REWARDS:
+    # Every seed with our rewards first, then the naive runs: a run cut short still holds
+    # the main result. Each run starts from the same SFT state with its own seed.
+    for name in REWARDS:
+        for seed in range(args.seeds):
             model.load_state_dict(state)
             t0 = time.perf_counter()
 
