@@ -41,10 +41,9 @@ from scipy.optimize import linear_sum_assignment
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import Sample, make_corpus
 
-from grounding_rewards import RewardConfig, bbox_reward, grounding_reward, parse_trace
+from grounding_rewards import RewardConfig, _pure, bbox_reward, grounding_reward, parse_trace
 
 JSON = RewardConfig(dialect="json")
-PURE_VARIABLE = "GROUNDING_REWARDS_PURE_PYTHON"
 
 _FLOOR = re.compile(
     r"<bbox>\[\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*,"
@@ -274,12 +273,14 @@ def main() -> None:
     baseline_us = results["baseline (numpy IoU + scipy)"]
     reference_us = results["reference (careful pure Python)"]
     compiled = compiled_modules()
-    path = (
-        f"compiled ({len(compiled)} modules by mypyc)"
-        if compiled
-        else "pure Python"
-        + (" (GROUNDING_REWARDS_PURE_PYTHON=1)" if os.environ.get(PURE_VARIABLE) else "")
-    )
+    if compiled:
+        path = f"compiled ({len(compiled)} modules by mypyc)"
+    elif _pure.STALE:
+        path = "pure Python (compiled modules older than their sources: pip install -e .)"
+    elif os.environ.get(_pure.VARIABLE):
+        path = f"pure Python ({_pure.VARIABLE}=1)"
+    else:
+        path = "pure Python (nothing compiled)"
     print(
         f"python {platform.python_version()}, numpy {np.__version__}, {args.n} completions, "
         f"median of {args.repeats}, one core, {args.clock} time; path: {path}"

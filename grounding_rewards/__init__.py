@@ -17,6 +17,8 @@ Example:
     (1.0, 1.0, 0.92)
 """
 
+# First: GROUNDING_REWARDS_PURE_PYTHON=1 must take effect before any compiled module loads.
+from grounding_rewards import _pure  # noqa: F401  (installs the pure-Python finder if wanted)
 from grounding_rewards.boxes import box_convert, from_pixels, qwen25vl_resize, to_pixels
 from grounding_rewards.components import Component, components, register_component
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig

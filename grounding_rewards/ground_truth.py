@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from grounding_rewards._frozen import rebuild
 from grounding_rewards.boxes import validate_image_size
 from grounding_rewards.errors import GroundTruthError
 from grounding_rewards.options import extract_option
@@ -54,6 +55,10 @@ class GroundTruth:
     choices: tuple[str, ...] | None = None
     image_size: tuple[float, float] | None = None
     polygons: tuple[tuple[tuple[float, float], ...], ...] | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
+        return rebuild(self)
 
 
 def _decode(name: str, value: Any) -> Any:

@@ -18,8 +18,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from grounding_rewards._frozen import rebuild
 from grounding_rewards.boxes import as_boxes
 from grounding_rewards.config import DEFAULT_CONFIG, LabelMatching, RewardConfig, Similarity
 from grounding_rewards.errors import InputError
@@ -34,7 +35,10 @@ BoxTuple = tuple[float, ...]
 _ARTICLES = frozenset({"a", "an", "the"})
 _NON_WORD = re.compile(r"[^\w\s]+")
 _NUMPY_ABOVE = 256  # pairs beyond which one vectorized numpy call beats plain Python
-_SCIPY_ABOVE = 100  # cells beyond which scipy's solver beats its plain-Python port
+# Cells up to which the plain-Python port of scipy's solver runs instead of scipy: compiled
+# by mypyc (see setup.py) it beats scipy's per-call overhead on the small matrices of a
+# completion; interpreted it does not, and scipy takes anything larger than 2 x 2.
+_PORT_CELLS = 4 if __file__.endswith(".py") else 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,10 @@ class Matching:
     pairs: tuple[tuple[int, int], ...]
     scores: tuple[float, ...]
     total: float
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
+        return rebuild(self)
 
 
 @lru_cache(maxsize=8192)
@@ -183,10 +191,10 @@ def assign(scores: list[list[float]]) -> list[tuple[int, int]]:
     """One-to-one assignment maximizing the total score: ``min(N, M)`` pairs sorted by row.
 
     With one row or one column the best cell is taken directly (the optimum), a
-    2 x 2 matrix compares its two assignments, a matrix of up to 100 cells goes to
+    2 x 2 matrix compares its two assignments, and anything larger goes to scipy's
+    ``linear_sum_assignment``, or, compiled, up to 100 cells to
     :func:`_shortest_augmenting_path` (scipy's solver written in plain Python: the same
-    steps on the same doubles give the same pairs, with no array to build) and anything
-    larger to scipy's ``linear_sum_assignment``.
+    steps on the same doubles give the same pairs, with no array to build).
 
     Args:
         scores: ``N`` rows of ``M`` finite scores.
@@ -211,7 +219,7 @@ def assign(scores: list[list[float]]) -> list[tuple[int, int]]:
     if n == 2 and m == 2:
         (a, b), (c, d) = scores
         return [(0, 0), (1, 1)] if a + d >= b + c else [(0, 1), (1, 0)]
-    if n * m <= _SCIPY_ABOVE:
+    if n * m <= _PORT_CELLS:
         return _shortest_augmenting_path(scores)
     return _hungarian()(scores)
 

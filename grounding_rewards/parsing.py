@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias
 
+from grounding_rewards._frozen import rebuild
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.dialects.marks import Reading
 from grounding_rewards.dialects.registry import get_dialect
@@ -110,6 +111,10 @@ class FormatIssue:
     code: str
     offset: int
     message: str
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
+        return rebuild(self)
 
 
 class GroundedSpan(NamedTuple):
@@ -236,6 +241,10 @@ class Trace:
         if region == "anywhere" or self.blockless:
             return self.points
         return tuple([point for point in self.points if point.region == region])
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
+        return rebuild(self)
 
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -629,9 +638,9 @@ class _Parser:
             )
         spans = self.spans
         if len(spans) < self.config.max_boxes:
-            spans.append(GroundedSpan(label, box, start, end, region, valid))
+            spans.append(_make_span((label, box, start, end, region, valid)))
         else:
-            self.append(GroundedSpan(label, box, start, end, region, valid))
+            self.append(_make_span((label, box, start, end, region, valid)))
 
     def add_point(
         self, label: str, point: Point, start: int, end: int, region: Region | None = None
@@ -658,6 +667,42 @@ class _Parser:
                 self.issue(
                     "too_many_boxes", point.start, f"more than {self.config.max_boxes} points"
                 )
+
+    def fast_blocks(self) -> bool:
+        """Read the blocks of a completion whose only tags are its four block tags, in order.
+
+        With exactly four ``<`` in the text, found as ``<think>``, ``</think>``,
+        ``<answer>``, ``</answer>`` with blank text around the blocks, :meth:`scan_blocks`
+        would meet these four tags alone and report nothing: this leaves the state it
+        would leave (tested against it), without its pass. Otherwise it changes nothing
+        and returns False.
+        """
+        text = self.text
+        if text.count("<") != 4:
+            return False
+        think_open, think_close, answer_open, answer_close, _ = _plan(self.config)
+        i = text.find(think_open)
+        if i < 0 or (i and not text[:i].isspace()):
+            return False
+        think_start = i + len(think_open)
+        j = text.find(think_close, think_start)
+        if j < 0:
+            return False
+        after_think = j + len(think_close)
+        a = text.find(answer_open, after_think)
+        if a < 0 or (a > after_think and not text[after_think:a].isspace()):
+            return False
+        answer_start = a + len(answer_open)
+        b = text.find(answer_close, answer_start)
+        if b < 0:
+            return False
+        self.think = text[think_start:j]
+        self.answer = text[answer_start:b].strip()
+        self.blocks = [(think_start, j, "think"), (answer_start, b, "answer")]
+        self.think_state = self.answer_state = 2
+        self.answer_blocks = 1
+        self.outside_from = b + len(answer_close)
+        return True
 
     def scan_blocks(self) -> None:
         """Read only the block tags (dialects write boxes in their own syntax)."""
@@ -800,7 +845,8 @@ def parse_trace(text: object, *, config: RewardConfig | None = None) -> Trace:
             return fast
         return _Parser(text, config).run(blocks_optional=config.require_blocks is False)
     parser = _Parser(text, config)
-    parser.scan_blocks()
+    if not parser.fast_blocks():
+        parser.scan_blocks()
     try:
         reading = get_dialect(config.dialect).read(text, config)
     except Exception as error:  # a user's reader must not crash a training run

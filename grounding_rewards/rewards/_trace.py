@@ -8,7 +8,7 @@ from grounding_rewards.parsing import Trace, parse_trace
 __all__ = ["as_trace"]
 
 
-def as_trace(completion: str | Trace, config: RewardConfig) -> Trace:
+def as_trace(completion: object, config: RewardConfig) -> Trace:
     """Return ``completion`` parsed with ``config``, or itself when it is a :class:`Trace`.
 
     Args:

@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from grounding_rewards._frozen import rebuild
 from grounding_rewards.boxes import pixel_scale
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
@@ -46,6 +47,10 @@ class BoxScore:
     n_gt: int
     pairs: tuple[tuple[int, int], ...] = ()
     pair_scores: tuple[float, ...] = ()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
+        return rebuild(self)
 
 
 def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxScore:
@@ -116,7 +121,7 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
 
 
 def bbox_reward(
-    completion: str | Trace,
+    completion: object,
     gt_boxes: Any,
     *,
     gt_labels: Any = None,
@@ -126,7 +131,8 @@ def bbox_reward(
     """R_bbox in ``[0, 1]``, or ``None`` when there is no ground-truth box.
 
     Args:
-        completion: The completion, or its parsed trace.
+        completion: The completion, or its parsed trace (anything else is read as a
+            completion that is not text: it never raises).
         gt_boxes: Ground-truth pixel ``xyxy`` boxes of the original image (list,
             numpy array or JSON string).
         gt_labels: One label per ground-truth box (needed for label gating).

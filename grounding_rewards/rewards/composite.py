@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from grounding_rewards._frozen import rebuild
 from grounding_rewards.components import active_scorers, component_value
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
@@ -76,6 +77,10 @@ class RewardBreakdown:
             "issues": ",".join(issue.code for issue in self.issues),
         }
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
+        return rebuild(self)
+
 
 def score_trace(trace: Trace, truth: GroundTruth, config: RewardConfig) -> RewardBreakdown:
     """Score a parsed trace against validated ground truth (no parsing, no validation).
@@ -136,7 +141,7 @@ def score_trace(trace: Trace, truth: GroundTruth, config: RewardConfig) -> Rewar
 
 
 def grounding_reward(
-    completion: str | Trace,
+    completion: object,
     *,
     answer: Any,
     gt_boxes: Any,
@@ -153,7 +158,8 @@ def grounding_reward(
     ``[0, 3]``); ``RewardConfig(weights={"point": 1})`` adds R_point.
 
     Args:
-        completion: The completion, or its parsed trace.
+        completion: The completion, or its parsed trace (anything else is read as a
+            completion that is not text: it never raises).
         answer: The correct option, or ``None`` when there is none to check.
         gt_boxes: Ground-truth pixel ``xyxy`` boxes (empty or ``None`` when there are none).
         gt_labels: One label per ground-truth box.

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from grounding_rewards._frozen import rebuild
 from grounding_rewards.boxes import pixel_scale, validate_image_size
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.ground_truth import GroundTruth
@@ -86,6 +87,10 @@ class FormatResult:
         """R_format, under the name every component result uses."""
         return self.score
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
+        return rebuild(self)
+
 
 def _image_bounds(
     config: RewardConfig, image_size: tuple[float, float] | None
@@ -107,7 +112,7 @@ def _image_bounds(
 
 
 def check_format(
-    completion: str | Trace,
+    completion: object,
     *,
     image_size: Any = None,
     config: RewardConfig | None = None,
@@ -115,7 +120,8 @@ def check_format(
     """Run every format check and return the score with the details.
 
     Args:
-        completion: The completion, or its parsed trace.
+        completion: The completion, or its parsed trace (anything else is read as a
+            completion that is not text: it never raises).
         image_size: ``(width, height)`` of the original image, when known.
         config: Configuration; ``None`` uses the defaults.
 
@@ -230,7 +236,7 @@ def format_checks(
 
 
 def format_reward(
-    completion: str | Trace,
+    completion: object,
     *,
     image_size: Any = None,
     config: RewardConfig | None = None,
@@ -238,7 +244,8 @@ def format_reward(
     """R_format in ``[0, 1]``: 1 (strict) or the fraction of checks passed (graded).
 
     Args:
-        completion: The completion, or its parsed trace.
+        completion: The completion, or its parsed trace (anything else is read as a
+            completion that is not text: it never raises).
         image_size: ``(width, height)`` of the original image, when known; enables
             the inside-the-image check.
         config: Configuration; ``None`` uses the defaults.

@@ -53,8 +53,8 @@ def score_option(trace: Trace, expected: str, choices: Sequence[str] | None) -> 
 
 
 def option_reward(
-    completion: str | Trace,
-    answer: str,
+    completion: object,
+    answer: object,
     *,
     choices: Any = None,
     config: RewardConfig | None = None,
@@ -62,7 +62,8 @@ def option_reward(
     """R_accuracy in ``{0, 1}``: 1 when the answer block names exactly the correct option.
 
     Args:
-        completion: The completion, or its parsed trace.
+        completion: The completion, or its parsed trace (anything else is read as a
+            completion that is not text: it never raises).
         answer: The correct option (``"B"``, ``"(B)"``, or an option's text with ``choices``).
         choices: Option texts in order (A, B, ...), or ``None`` (then letters A-Z count).
         config: Configuration; ``None`` uses the defaults.

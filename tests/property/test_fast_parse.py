@@ -10,9 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import grounding_rewards as gr
+from grounding_rewards.dialects.marks import Reading
+from grounding_rewards.dialects.registry import get_dialect
 from grounding_rewards.parsing import _fast_trace, _Parser
 from grounding_rewards.testing import completions
 
+JSON = gr.RewardConfig(dialect="json")
+JSON_CUSTOM = gr.RewardConfig(dialect="json", think_tag="reasoning", answer_tag="final")
 CUSTOM = gr.RewardConfig(think_tag="reasoning", answer_tag="final", obj_tag="ref", bbox_tag="box")
 FEW = gr.RewardConfig(max_boxes=2)
 
@@ -59,7 +63,19 @@ def canonical_like(draw: st.DrawFn, config: gr.RewardConfig) -> str:
 
 
 def _general(text: str, config: gr.RewardConfig) -> gr.Trace:
-    return _Parser(text, config).run(blocks_optional=config.require_blocks is False)
+    if config.dialect == "tags":
+        return _Parser(text, config).run(blocks_optional=config.require_blocks is False)
+    parser = _Parser(text, config)  # parse_trace's dialect branch, without fast_blocks
+    parser.scan_blocks()
+    try:
+        reading = get_dialect(config.dialect).read(text, config)
+    except Exception as error:
+        issue = gr.FormatIssue(
+            "unparsable_bbox", 0, f"dialect {config.dialect!r} failed: {error!r}"
+        )
+        reading = Reading(issues=[issue])
+    parser.add_reading(reading)
+    return parser.finish(len(text), blocks_optional=config.require_blocks is not True)
 
 
 def _same(text: str, config: gr.RewardConfig) -> None:
@@ -84,6 +100,40 @@ def test_fast_path_equals_general_pass_with_custom_tags(text):
 @given(canonical_like(FEW))
 def test_fast_path_equals_general_pass_near_max_boxes(text):
     _same(text, FEW)
+
+
+_JSON_BODY = st.sampled_from(
+    [
+        '{"bbox_2d": [1, 2, 30, 40], "label": "man"}',
+        "[{'bbox_2d': [5, 5, 1, 1], 'label': ''}, {\"bbox_2d\": [1, 2",
+        " x < y ",
+        "",
+        "<think>",
+    ]
+)
+
+
+@st.composite
+def json_blocks(draw: st.DrawFn, config: gr.RewardConfig) -> str:
+    """Dialect completions of (or one edit away from) the canonical block shape."""
+    t, a = config.think_tag, config.answer_tag
+    body = "".join(draw(st.lists(_JSON_BODY, max_size=4)))
+    answer = draw(st.sampled_from(["B", "", "  ", "A<B"]))
+    opens = draw(st.sampled_from([(t, a), (t.upper(), a), (a, t)]))
+    return (
+        f"{draw(_BLANK)}<{opens[0]}>{body}</{t}>{draw(_BLANK)}"
+        f"<{opens[1]}>{answer}</{a}>{draw(_BLANK)}"
+    )
+
+
+@given(json_blocks(JSON))
+def test_fast_blocks_equal_the_block_scan(text):
+    _same(text, JSON)
+
+
+@given(json_blocks(JSON_CUSTOM))
+def test_fast_blocks_equal_the_block_scan_with_custom_tags(text):
+    _same(text, JSON_CUSTOM)
 
 
 @given(completions())
