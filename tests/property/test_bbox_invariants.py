@@ -19,9 +19,7 @@ from grounding_rewards.testing import (
     valid_boxes,
 )
 
-CONFIGS = {
-    space: gr.RewardConfig(coords=space) for space in gr.boxes.COORD_SPACES
-}
+CONFIGS = {space: gr.RewardConfig(coords=space) for space in gr.boxes.COORD_SPACES}
 
 
 @st.composite
