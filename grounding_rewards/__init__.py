@@ -17,6 +17,8 @@ Example:
     (1.0, 1.0, 0.92)
 """
 
+from typing import TYPE_CHECKING, Any
+
 # First: GROUNDING_REWARDS_PURE_PYTHON=1 must take effect before any compiled module loads.
 from grounding_rewards import _pure  # noqa: F401  (installs the pure-Python finder if wanted)
 from grounding_rewards.boxes import box_convert, from_pixels, qwen25vl_resize, to_pixels
@@ -63,9 +65,22 @@ from grounding_rewards.rewards import (
     option_reward,
     point_reward,
 )
-from grounding_rewards.zoom.reward import zoom_reward
+
+if TYPE_CHECKING:
+    from grounding_rewards.zoom.reward import zoom_reward
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # The zoom-in reward loads on first use: most users never score a trajectory, and
+    # its readers would add a third to the import time.
+    if name == "zoom_reward":
+        from grounding_rewards.zoom.reward import zoom_reward
+
+        return zoom_reward
+    raise AttributeError(f"module 'grounding_rewards' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_CONFIG",
