@@ -74,10 +74,21 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
         >>> score_boxes(trace, parse_ground_truth(gt_boxes=[[0, 0, 10, 10]]), DEFAULT_CONFIG)
         BoxScore(value=1.0, n_pred=1, n_gt=1, pairs=((0, 0),), pair_scores=(1.0,))
     """
+    return BoxScore(*_box_parts(trace, truth, config))
+
+
+_Parts = tuple[float | None, int, int, tuple[tuple[int, int], ...], tuple[float, ...]]
+
+
+def _box_parts(trace: Trace, truth: GroundTruth, config: RewardConfig) -> _Parts:
+    """The fields of :func:`score_boxes`' :class:`BoxScore`, as a plain tuple.
+
+    ``bbox_reward`` needs the value alone: a tuple costs a fraction of a frozen instance.
+    """
     spans = trace.counted_spans(config)
     n, m = len(spans), len(truth.boxes)
     if m == 0:
-        return BoxScore(None, n, 0)
+        return None, n, 0, (), ()
     # Before looking at the model's boxes: a missing image size is the caller's error
     # whatever the model wrote.
     if config.coords == "pixel":  # pixel_scale's answer, without the call
@@ -91,7 +102,7 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
         )
     # The parser keeps max_boxes + 1 spans when there are too many, counted or not.
     if n == 0 or len(trace.spans) > config.max_boxes:
-        return BoxScore(0.0, n, m)
+        return 0.0, n, m, (), ()
     if sx == 1.0 and sy == 1.0:
         predicted = [span.box for span in spans]
     else:
@@ -117,7 +128,7 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
     matched = tuple(scores[i][j] for i, j in pairs)
     value = (math.fsum(matched) / m) * min(1.0, m / n) ** config.length_penalty
     value = min(1.0, max(0.0, value))  # summation rounding must not leave [0, 1]
-    return BoxScore(value, n, m, pairs, matched)
+    return value, n, m, pairs, matched
 
 
 def bbox_reward(
@@ -161,4 +172,4 @@ def bbox_reward(
     """
     config = config or DEFAULT_CONFIG
     truth = parse_ground_truth(gt_boxes=gt_boxes, gt_labels=gt_labels, image_size=image_size)
-    return score_boxes(as_trace(completion, config), truth, config).value
+    return _box_parts(as_trace(completion, config), truth, config)[0]
