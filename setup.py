@@ -43,8 +43,16 @@ def _warn(message: str) -> None:
     print(f"grounding-rewards: {message}; installing the pure-Python modules", file=sys.stderr)
 
 
+# pip asks setup.py for metadata (egg_info, dist_info) before it builds; those commands
+# need no extensions, and mypyc's type check would run once more for each.
+_METADATA_ONLY = {"egg_info", "dist_info", "sdist", "--name", "--version"}
+
+
 def ext_modules() -> list:  # type: ignore[type-arg]
     """The mypyc extensions, or none when they cannot be built."""
+    commands = {argument for argument in sys.argv[1:] if not argument.startswith("-")}
+    if commands and commands <= _METADATA_ONLY:
+        return []
     if os.environ.get("GROUNDING_REWARDS_COMPILE", "1").strip() in ("0", ""):
         _warn("GROUNDING_REWARDS_COMPILE=0")
         return []
