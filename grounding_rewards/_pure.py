@@ -22,7 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -83,7 +82,13 @@ def stale_sources() -> list[str]:
         return []
     listed = set(COMPILED_MODULES)
     stale = []
-    for folder, _, files in os.walk(_PACKAGE):
+    # The folders that hold compiled modules (listed, or from an older list).
+    folders = {os.path.join(root, *name.split(".")[:-1]) for name in COMPILED_MODULES}
+    for folder in sorted(folders | {_PACKAGE}):
+        try:
+            files = os.listdir(folder)
+        except OSError:
+            continue
         for file in files:
             suffix = next((s for s in _SUFFIXES if file.endswith(s)), None)
             if suffix is None:
@@ -103,7 +108,7 @@ def stale_sources() -> list[str]:
 _SUFFIXES = tuple(importlib.machinery.EXTENSION_SUFFIXES)
 
 
-class _SourceFinder(importlib.abc.MetaPathFinder):
+class _SourceFinder:
     """Finds every ``grounding_rewards`` submodule as its ``.py`` source file."""
 
     def find_spec(
