@@ -302,20 +302,16 @@ def _plan(config: RewardConfig) -> tuple[str, str, str, str, re.Pattern[str]]:
 _make_span = GroundedSpan._make  # tuple.__new__: several times cheaper than the constructor
 
 
-def _fast_trace(text: str, config: RewardConfig) -> Trace | None:
-    """The trace of a completion in the canonical shape, or ``None`` for the general pass.
+def _blocks_in_order(
+    text: str, plan: tuple[str, str, str, str, re.Pattern[str]]
+) -> tuple[int, int, int, int] | None:
+    """Content offsets of a reasoning block then an answer block, or ``None``.
 
-    The canonical shape: blank text, ``<think>``, reasoning, ``</think>``, blank text,
-    ``<answer>``, an answer without ``<``, ``</answer>``, blank text, where every ``<``
-    of the reasoning opens a tag of a span read by the pattern of :func:`_fast_plan`.
-    Then every tag of the completion is accounted for, so the general pass would meet
-    exactly these tags in this order, and its trace is the one built here (same spans,
-    same issues in the same order, same messages): tested against :meth:`_Parser.run`
-    on every shape the property strategies write and on the benchmark corpus. Anything
-    else (a stray ``<``, a mis-cased or missing tag, more boxes than ``max_boxes`` or
-    issues than the general pass keeps) returns ``None``.
+    Returns ``(think_start, think_end, answer_start, answer_end)`` when the four block
+    tags stand in order with only blank text before and between the blocks. The tags
+    are found by plain search, as written (no other letter case).
     """
-    think_open, think_close, answer_open, answer_close, pattern = _plan(config)
+    think_open, think_close, answer_open, answer_close, _ = plan
     i = text.find(think_open)
     if i < 0 or (i and not text[:i].isspace()):
         return None
@@ -331,7 +327,29 @@ def _fast_trace(text: str, config: RewardConfig) -> Trace | None:
     b = text.find(answer_close, answer_start)
     if b < 0:
         return None
-    end = b + len(answer_close)
+    return think_start, j, answer_start, b
+
+
+def _fast_trace(text: str, config: RewardConfig) -> Trace | None:
+    """The trace of a completion in the canonical shape, or ``None`` for the general pass.
+
+    The canonical shape: blank text, ``<think>``, reasoning, ``</think>``, blank text,
+    ``<answer>``, an answer without ``<``, ``</answer>``, blank text, where every ``<``
+    of the reasoning opens a tag of a span read by the pattern of :func:`_fast_plan`.
+    Then every tag of the completion is accounted for, so the general pass would meet
+    exactly these tags in this order, and its trace is the one built here (same spans,
+    same issues in the same order, same messages): tested against :meth:`_Parser.run`
+    on every shape the property strategies write and on the benchmark corpus. Anything
+    else (a stray ``<``, a mis-cased or missing tag, more boxes than ``max_boxes`` or
+    issues than the general pass keeps) returns ``None``.
+    """
+    plan = _plan(config)
+    blocks = _blocks_in_order(text, plan)
+    if blocks is None:
+        return None
+    think_start, j, answer_start, b = blocks
+    pattern = plan[4]
+    end = b + len(plan[3])
     if end < len(text) and not text[end:].isspace():
         return None
     answer = text[answer_start:b]
@@ -680,22 +698,12 @@ class _Parser:
         text = self.text
         if text.count("<") != 4:
             return False
-        think_open, think_close, answer_open, answer_close, _ = _plan(self.config)
-        i = text.find(think_open)
-        if i < 0 or (i and not text[:i].isspace()):
+        plan = _plan(self.config)
+        blocks = _blocks_in_order(text, plan)
+        if blocks is None:
             return False
-        think_start = i + len(think_open)
-        j = text.find(think_close, think_start)
-        if j < 0:
-            return False
-        after_think = j + len(think_close)
-        a = text.find(answer_open, after_think)
-        if a < 0 or (a > after_think and not text[after_think:a].isspace()):
-            return False
-        answer_start = a + len(answer_open)
-        b = text.find(answer_close, answer_start)
-        if b < 0:
-            return False
+        think_start, j, answer_start, b = blocks
+        answer_close = plan[3]
         self.think = text[think_start:j]
         self.answer = text[answer_start:b].strip()
         self.blocks = [(think_start, j, "think"), (answer_start, b, "answer")]
