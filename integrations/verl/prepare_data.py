@@ -13,50 +13,26 @@ so a rerun gives the same split) through ``grounding_rewards.export``. Pass the 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _prepare import recipe_parser, split_examples
+
 from grounding_rewards import RewardConfig
-from grounding_rewards.cli.export import load_examples
-from grounding_rewards.export import coords_for, split_by_id, write_verl_parquet
-
-
-def smoke_input(out_dir: Path) -> Path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "trl"))
-    import tiny_qwen
-
-    return tiny_qwen.write_samples(out_dir)
+from grounding_rewards.export import coords_for, write_verl_parquet
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "inputs", nargs="*", type=Path, help="JSONL records or synth output folders"
-    )
-    parser.add_argument("--out-dir", type=Path, required=True)
-    parser.add_argument("--model-family", default="qwen2.5-vl")
+    parser = recipe_parser(__doc__)
     parser.add_argument("--min-pixels", type=int, default=3136)
     parser.add_argument("--max-pixels", type=int, default=1003520)
-    parser.add_argument("--val-fraction", type=float, default=0.05)
     parser.add_argument("--data-source", default="grounding_rewards")
-    parser.add_argument("--image-root", type=Path)
-    parser.add_argument("--smoke", action="store_true", help="use the bundled sample pictures")
     args = parser.parse_args(argv)
-    if not args.smoke and not args.inputs:
-        parser.error("expected INPUT files (or --smoke)")
-    if not 0.0 <= args.val_fraction < 1.0:
-        parser.error(f"--val-fraction: expected a number in [0, 1), got {args.val_fraction}")
-    inputs = [smoke_input(args.out_dir)] if args.smoke else args.inputs
     config = RewardConfig(
         coords=coords_for(args.model_family), min_pixels=args.min_pixels, max_pixels=args.max_pixels
     )
-    examples = load_examples(inputs, image_root=args.image_root)
-    train, val = split_by_id(examples, args.val_fraction)
-    if args.smoke and not val:
-        val = train[:1]  # veRL validates before training; give it something to look at
+    train, val = split_examples(parser, args, validate_first=True)
     for split, rows in (("train", train), ("val", val)):
         count = write_verl_parquet(
             rows,
