@@ -30,6 +30,7 @@ from grounding_rewards.errors import (
     GroundingRewardsError,
     GroundTruthError,
     InputError,
+    InputTypeError,
     MissingDependencyError,
 )
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
@@ -94,6 +95,7 @@ __all__ = [
     "GroundedSpan",
     "GroundingRewardsError",
     "InputError",
+    "InputTypeError",
     "Matching",
     "MissingDependencyError",
     "RewardBreakdown",

@@ -39,6 +39,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from grounding_rewards.errors import InputError
+
 __all__ = [
     "atomic_dir",
     "atomic_open",
@@ -152,7 +154,7 @@ def atomic_open(path: StrPath, mode: str = "w", *, errors: str | None = None) ->
         '{"a": "\\ud800"}'
     """
     if mode not in ("w", "wb"):
-        raise ValueError(f"mode: expected 'w' or 'wb', got {mode!r}")
+        raise InputError(f"mode: expected 'w' or 'wb', got {mode!r}")
     with atomic_path(path) as temporary:
         if mode == "wb":
             with open(temporary, "wb") as binary:

@@ -23,9 +23,14 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
-__all__ = ["completion_text", "image_size_of"]
+__all__ = ["Completion", "Message", "completion_text", "image_size_of"]
+
+Message: TypeAlias = Mapping[str, Any]
+"""A chat message: ``{"role": ..., "content": text or typed blocks, ...}``."""
+Completion: TypeAlias = str | Message | Sequence[Message]
+"""What a trainer hands a reward as one completion: text, a message, or a conversation."""
 
 
 def _content_text(content: Any) -> Any:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CONFIG",
     "BoxRegion",
+    "ConfigLike",
     "CoordSpace",
     "FormatMode",
     "LabelMatcher",
@@ -291,7 +292,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[Any], Any]:
 
     def check(value: Any) -> Any:
         if value not in options or not isinstance(value, str):
-            raise ValueError(f"expected {expected}, got {value!r}")
+            raise ConfigError(f"expected {expected}, got {value!r}")
         return value
 
     return check
@@ -304,13 +305,13 @@ def _integer(low: int) -> Callable[[Any], int]:
             try:
                 number = int(value.strip())
             except ValueError:
-                raise ValueError(f"expected an integer >= {low}, got {value!r}") from None
+                raise ConfigError(f"expected an integer >= {low}, got {value!r}") from None
         elif isinstance(value, float) and value.is_integer():
             number = int(value)
         if isinstance(number, bool) or not isinstance(number, int):
-            raise ValueError(f"expected an integer >= {low}, got {value!r}")
+            raise ConfigError(f"expected an integer >= {low}, got {value!r}")
         if number < low:
-            raise ValueError(f"expected an integer >= {low}, got {number}")
+            raise ConfigError(f"expected an integer >= {low}, got {number}")
         return number
 
     return check
@@ -325,9 +326,9 @@ def _number(strictly_positive: bool) -> Callable[[Any], float]:
                 raise ValueError
             number = float(value.strip() if isinstance(value, str) else value)
         except (TypeError, ValueError):
-            raise ValueError(f"expected a finite number {bound}, got {value!r}") from None
+            raise ConfigError(f"expected a finite number {bound}, got {value!r}") from None
         if not (math.isfinite(number) and (number > 0 if strictly_positive else number >= 0)):
-            raise ValueError(f"expected a finite number {bound}, got {number:g}")
+            raise ConfigError(f"expected a finite number {bound}, got {number:g}")
         return number
 
     return check
@@ -340,12 +341,12 @@ def _weights(value: Any) -> Weights:
         try:
             value = json.loads(value)
         except ValueError:
-            raise ValueError(f"expected a mapping {{component: weight}}, got {value!r}") from None
+            raise ConfigError(f"expected a mapping {{component: weight}}, got {value!r}") from None
     if isinstance(value, Mapping) or hasattr(value, "keys"):
         names = component_names()
         unknown = sorted(str(k) for k in value if k not in names)
         if unknown:
-            raise ValueError(f"expected component names from {list(names)}, got {unknown}")
+            raise ConfigError(f"expected component names from {list(names)}, got {unknown}")
         merged = default_weights()
         merged.update(value)
         order = {name: i for i, name in enumerate(names)}
@@ -353,19 +354,19 @@ def _weights(value: Any) -> Weights:
         return Weights(dict(_finite_weights(items)))
     if isinstance(value, (list, tuple)):
         if len(value) != 3:
-            raise ValueError(
+            raise ConfigError(
                 "expected 3 weights (format, accuracy, bbox) or a mapping by component "
                 f"name, got {len(value)}"
             )
         pairs = zip(("format", "accuracy", "bbox"), value, strict=True)
         return Weights(dict(_finite_weights(pairs)))
-    raise ValueError(f"expected a mapping {{component: weight}}, got {value!r}")
+    raise ConfigError(f"expected a mapping {{component: weight}}, got {value!r}")
 
 
 def _dialect(value: Any) -> str:
     names = dialect_names()
     if not isinstance(value, str) or value not in names:
-        raise ValueError(f"expected one of {list(names)}, got {value!r}")
+        raise ConfigError(f"expected one of {list(names)}, got {value!r}")
     return value
 
 
@@ -379,7 +380,7 @@ def _optional_bool(value: Any) -> bool | None:
         return _TRUTHY[value.strip().lower()]
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise ValueError(f"expected true, false or None, got {value!r}")
+    raise ConfigError(f"expected true, false or None, got {value!r}")
 
 
 def _label_matching(value: Any) -> Any:
@@ -387,12 +388,12 @@ def _label_matching(value: Any) -> Any:
         callable(value) and not isinstance(value, str)
     ):
         return value
-    raise ValueError(f"expected 'ignore', 'exact', 'fuzzy' or a callable, got {value!r}")
+    raise ConfigError(f"expected 'ignore', 'exact', 'fuzzy' or a callable, got {value!r}")
 
 
 def _tag_name(value: Any) -> str:
     if not isinstance(value, str) or not _TAG_NAME.fullmatch(value):
-        raise ValueError(
+        raise ConfigError(
             f"expected a tag name like 'think' ([A-Za-z][A-Za-z0-9_-]*), got {value!r}"
         )
     return value
@@ -419,9 +420,9 @@ def _finite_weights(pairs: Any) -> list[tuple[str, float]]:
         try:
             number = float(weight)
         except (TypeError, ValueError):
-            raise ValueError(f"expected a number for {name!r}, got {weight!r}") from None
+            raise ConfigError(f"expected a number for {name!r}, got {weight!r}") from None
         if not (math.isfinite(number) and number >= 0):
-            raise ValueError(f"expected finite weights >= 0, got {name}={number}")
+            raise ConfigError(f"expected finite weights >= 0, got {name}={number}")
         checked.append((name, number))
     return checked
 
@@ -455,3 +456,7 @@ RewardConfig.model_fields = {name: default for name, (default, _) in _FIELDS.ite
 
 DEFAULT_CONFIG = RewardConfig()
 """The defaults every function uses when given ``config=None``."""
+
+ConfigLike: TypeAlias = RewardConfig | Mapping[str, Any] | str | bytes | None
+"""What the trainer adapters accept as ``config``: a :class:`RewardConfig`, a mapping of
+its fields (an OmegaConf ``DictConfig`` too), that mapping as JSON, or ``None``."""

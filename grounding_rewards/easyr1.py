@@ -46,7 +46,8 @@ from grounding_rewards._records import (
     scored_names,
 )
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce
-from grounding_rewards.config import RewardConfig
+from grounding_rewards.config import ConfigLike, RewardConfig
+from grounding_rewards.errors import InputTypeError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 
 __all__ = [
@@ -157,7 +158,7 @@ def _score_one(
     max_pixels: int | None,
 ) -> dict[str, float]:
     if not isinstance(reward_input, Mapping):
-        raise TypeError(
+        raise InputTypeError(
             "reward_input: expected a dict with response, response_length, ground_truth, "
             f"got {type(reward_input).__name__}"
         )
@@ -175,7 +176,7 @@ def _score_one(
 
 def compute_score(
     reward_inputs: Sequence[Mapping[str, Any]],
-    config: Any = None,
+    config: ConfigLike = None,
     *,
     data_min_pixels: int | None = EASYR1_MIN_PIXELS,
     data_max_pixels: int | None = EASYR1_MAX_PIXELS,
@@ -202,7 +203,7 @@ def compute_score(
 
     Raises:
         ConfigError: For invalid configuration.
-        TypeError: When an input is not a dict.
+        InputTypeError: When an input is not a dict.
     """
     resolved = resolve_config(config, **fields)
     return [_score_one(item, resolved, data_min_pixels, data_max_pixels) for item in reward_inputs]
@@ -210,7 +211,7 @@ def compute_score(
 
 def compute_score_sequential(
     reward_input: Mapping[str, Any],
-    config: Any = None,
+    config: ConfigLike = None,
     *,
     data_min_pixels: int | None = EASYR1_MIN_PIXELS,
     data_max_pixels: int | None = EASYR1_MAX_PIXELS,

@@ -29,13 +29,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grounding_rewards._optional import require
 from grounding_rewards._records import resolve_config, score_record, scored_names
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce
-from grounding_rewards.config import RewardConfig
+from grounding_rewards.config import ConfigLike, RewardConfig
+from grounding_rewards.errors import InputError
 
 __all__ = [
     "ASSISTANT_MARKERS",
@@ -66,7 +67,7 @@ END_MARKERS: tuple[str, ...] = (
 """End-of-turn tokens cut from the end of a response (the query keeps special tokens)."""
 
 
-def response_text(query: str, prompt: Any = None) -> str:
+def response_text(query: str, prompt: str | None = None) -> str:
     r"""The response inside an OpenRLHF query (prompt + response, special tokens kept).
 
     Args:
@@ -122,7 +123,7 @@ class RewardFunc:
 
     __name__ = "reward_func"
 
-    def __init__(self, config: Any = None) -> None:
+    def __init__(self, config: ConfigLike = None) -> None:
         self.config: RewardConfig = resolve_config(config)
         self._warn = WarnOnce(
             "grounding_rewards.openrlhf.reward_func",
@@ -135,8 +136,8 @@ class RewardFunc:
     def __call__(
         self,
         queries: Sequence[str],
-        prompts: Sequence[Any] | None = None,
-        labels: Sequence[Any] | None = None,
+        prompts: Sequence[str | None] | None = None,
+        labels: Sequence[str | Mapping[str, Any] | None] | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """Score OpenRLHF queries.
@@ -151,7 +152,7 @@ class RewardFunc:
             ``{"rewards": Tensor[N], "scores": Tensor[N], "extra_logs": {key: Tensor[N]}}``.
 
         Raises:
-            ValueError: When prompts or labels do not have one entry per query.
+            InputError: When prompts or labels do not have one entry per query.
         """
         torch = require("torch", extra="transformers")
         n = len(queries)
@@ -159,7 +160,7 @@ class RewardFunc:
         labels = [None] * n if labels is None else list(labels)
         for name, values in (("prompts", prompts), ("labels", labels)):
             if len(values) != n:
-                raise ValueError(f"{name}: expected {n} values (one per query), got {len(values)}")
+                raise InputError(f"{name}: expected {n} values (one per query), got {len(values)}")
         names = scored_names(self.config)
         totals: list[float] = []
         logs: dict[str, list[float]] = {name: [] for name in (*names, "gt_error")}
@@ -185,9 +186,9 @@ _DEFAULT = RewardFunc()
 
 def reward_func(
     queries: Sequence[str],
-    prompts: Sequence[Any] | None = None,
-    labels: Sequence[Any] | None = None,
-    config: Any = None,
+    prompts: Sequence[str | None] | None = None,
+    labels: Sequence[str | Mapping[str, Any] | None] | None = None,
+    config: ConfigLike = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """OpenRLHF's ``reward_func(queries, prompts, labels, **kw)`` (see the module docs).

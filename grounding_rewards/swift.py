@@ -45,12 +45,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from grounding_rewards._completions import completion_text, image_size_of
+from grounding_rewards._completions import Completion, completion_text, image_size_of
 from grounding_rewards._records import resolve_config, score_record, scored_names
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce
 from grounding_rewards.components import GROUND_TRUTH_FIELDS, components, get_component
-from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
-from grounding_rewards.errors import ConfigError
+from grounding_rewards.config import DEFAULT_CONFIG, ConfigLike, RewardConfig
+from grounding_rewards.errors import ConfigError, GroundTruthError, InputError
 
 __all__ = [
     "ORM_CLASSES",
@@ -116,14 +116,14 @@ def _objects_truth(objects: Any, size: Any) -> dict[str, Any]:
     if not isinstance(objects, Mapping) or not objects.get("bbox"):
         return {}
     if "width" in objects:  # normalized in place by ms-swift's template: space unknown
-        raise ValueError(
+        raise GroundTruthError(
             "objects: expected the dataset's boxes, got boxes a template already normalized "
             "(give a gt_boxes column: grounding-rewards export --to swift)"
         )
     boxes = [list(box) for box in objects["bbox"]]
     if objects.get("bbox_type") == "norm1":
         if size is None:
-            raise ValueError("objects: expected an image size for norm1 boxes, got none")
+            raise GroundTruthError("objects: expected an image size for norm1 boxes, got none")
         width, height = size
         boxes = [[b[0] * width, b[1] * height, b[2] * width, b[3] * height] for b in boxes]
     fields: dict[str, Any] = {"gt_boxes": boxes}
@@ -138,12 +138,12 @@ def _column(kwargs: Mapping[str, Any], name: str, index: int, n: int) -> Any:
     if values is None:
         return None
     if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-        raise ValueError(
+        raise InputError(
             f"column {name!r}: expected a list with one value per completion, "
             f"got {type(values).__name__}"
         )
     if len(values) != n:
-        raise ValueError(
+        raise InputError(
             f"column {name!r}: expected one value per completion ({n}), got {len(values)}"
         )
     return values[index]
@@ -220,7 +220,7 @@ class GroundingORM:
     def __init__(
         self,
         args: Any = None,
-        config: Any = None,
+        config: ConfigLike = None,
         columns: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -240,7 +240,7 @@ class GroundingORM:
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.component, self.config, self.columns))
 
-    def score(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    def score(self, completions: Sequence[Completion], **kwargs: Any) -> list[float | None]:
         """The rewards of a batch (the body of ``__call__``, also for the async classes)."""
         n = len(completions)
         rewards: list[float | None] = []
@@ -262,7 +262,7 @@ class GroundingORM:
                 rewards.append(scored.scores.get(self.component))
         return rewards
 
-    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+    def __call__(self, completions: Sequence[Completion], **kwargs: Any) -> list[float | None]:
         """Score completions as ms-swift calls an ORM.
 
         Args:
@@ -333,7 +333,7 @@ for _component in components():
 
 
 def grounding_orms(
-    config: Any = None,
+    config: ConfigLike = None,
     *,
     asynchronous: bool = False,
     columns: Mapping[str, str] | None = None,

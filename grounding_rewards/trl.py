@@ -52,11 +52,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from grounding_rewards._completions import completion_text, image_size_of
+from grounding_rewards._completions import Completion, Message, completion_text, image_size_of
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce, problem_key
 from grounding_rewards.components import Component, active_components, component_value
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
-from grounding_rewards.errors import ConfigError
+from grounding_rewards.errors import ConfigError, InputError, InputTypeError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.options import extract_option
 from grounding_rewards.parsing import ISSUE_CODES, FormatIssue, Trace, parse_trace
@@ -156,12 +156,12 @@ class _Batch:
         if values is None:
             return None
         if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
-            raise ValueError(
+            raise InputError(
                 f"column {column!r}: expected a list with one value per completion, "
                 f"got {type(values).__name__}"
             )
         if len(values) != self.n:
-            raise ValueError(
+            raise InputError(
                 f"column {column!r}: expected one value per completion ({self.n}), "
                 f"got {len(values)}"
             )
@@ -247,9 +247,9 @@ class RewardFunc:
 
     def __call__(
         self,
-        prompts: Sequence[Any] | None = None,
-        completions: Sequence[Any] | None = None,
-        completion_ids: Sequence[Any] | None = None,
+        prompts: Sequence[str | Sequence[Message]] | None = None,
+        completions: Sequence[Completion] | None = None,
+        completion_ids: Sequence[Sequence[int]] | None = None,
         *,
         trainer_state: Any = None,
         log_extra: LogExtra | None = None,
@@ -272,7 +272,7 @@ class RewardFunc:
             One reward (or ``None``) per completion.
         """
         if completions is None:
-            raise TypeError(f"{self.__name__}: expected completions=[...], got none")
+            raise InputTypeError(f"{self.__name__}: expected completions=[...], got none")
         texts = [completion_text(c) for c in completions]
         traces = self._cache.traces(texts)
         batch = _Batch(columns, len(traces))

@@ -54,7 +54,7 @@ from grounding_rewards._completions import completion_text
 from grounding_rewards._records import ground_truth_fields
 from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce, problem_key
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
-from grounding_rewards.errors import ConfigError
+from grounding_rewards.errors import ConfigError, InputError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.parsing import Trace, parse_trace
 from grounding_rewards.rewards import check_format, score_trace
@@ -226,10 +226,10 @@ def _score(
 
 
 def compute_score(
-    data_source: Any = None,
-    solution_str: Any = None,
+    data_source: str | None = None,
+    solution_str: str | None = None,
     ground_truth: Any = None,
-    extra_info: Any = None,
+    extra_info: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Score one response the way veRL's reward managers call a custom reward.
@@ -255,10 +255,10 @@ def compute_score(
 
 
 def compute_score_batch(
-    data_sources: Sequence[Any],
-    solution_strs: Sequence[Any],
+    data_sources: Sequence[str | None],
+    solution_strs: Sequence[str],
     ground_truths: Sequence[Any],
-    extra_infos: Sequence[Any] | None = None,
+    extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """The batch form, for veRL's ``batch`` reward manager.
@@ -274,7 +274,7 @@ def compute_score_batch(
         One dict with the keys of :func:`score_keys` per response, in order.
 
     Raises:
-        ValueError: When the sequences differ in length.
+        InputError: When the sequences differ in length.
 
     Example:
         >>> out = compute_score_batch(["d", "d"], ["<answer>A</answer>", "<answer>B</answer>"],
@@ -290,7 +290,7 @@ def compute_score_batch(
         ("extra_infos", infos),
     ):
         if len(values) != n:
-            raise ValueError(f"{name}: expected {n} values (one per response), got {len(values)}")
+            raise InputError(f"{name}: expected {n} values (one per response), got {len(values)}")
     config = config_from_kwargs(kwargs)
     return [
         _score(parse_trace(completion_text(text), config=config), truth, info, config)
@@ -299,10 +299,10 @@ def compute_score_batch(
 
 
 async def compute_score_async(
-    data_source: Any = None,
-    solution_str: Any = None,
+    data_source: str | None = None,
+    solution_str: str | None = None,
     ground_truth: Any = None,
-    extra_info: Any = None,
+    extra_info: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """:func:`compute_score` as a coroutine, for veRL's async reward managers.

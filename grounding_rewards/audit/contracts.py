@@ -71,7 +71,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from grounding_rewards.errors import GroundingRewardsError
+from grounding_rewards.errors import AuditError, InputTypeError
 
 __all__ = [
     "CALLS",
@@ -112,10 +112,6 @@ _PLURAL = frozenset(
     }
 )
 _CAPTURE_LIMIT = 20_000
-
-
-class AuditError(GroundingRewardsError, ValueError):
-    """The audit cannot run: a bad target, option, or a function that breaks its contract."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +158,9 @@ def _scalar(result: Any) -> Any:
         for dim in tuple(result.shape):
             size *= int(dim)
         if size != 1:
-            raise TypeError(f"expected one reward, got a tensor of shape {tuple(result.shape)}")
+            raise InputTypeError(
+                f"expected one reward, got a tensor of shape {tuple(result.shape)}"
+            )
         return result.item()
     return result
 
@@ -178,7 +176,7 @@ def to_reward_value(result: Any) -> float | None:
         The reward as a float (NaN and infinities are kept: the audit reports them).
 
     Raises:
-        TypeError: For anything else.
+        InputTypeError: For anything else.
 
     Example:
         >>> to_reward_value({"score": 1, "acc": 1.0}), to_reward_value(None), to_reward_value(True)
@@ -193,19 +191,19 @@ def to_reward_value(result: Any) -> float | None:
                 if isinstance(value, (list, tuple)) and len(value) == 1:
                     value = value[0]
                 return to_reward_value(value)
-        raise TypeError(
+        raise InputTypeError(
             "expected a dict with a 'score', 'overall' or 'rewards' key, "
             f"got keys {sorted(map(str, result))[:8]}"
         )
     if hasattr(result, "total") and not isinstance(result, (int, float)):
         return to_reward_value(result.total)
     if isinstance(result, (str, bytes)):
-        raise TypeError(f"expected a number, got {type(result).__name__} {result[:40]!r}")
+        raise InputTypeError(f"expected a number, got {type(result).__name__} {result[:40]!r}")
     result = _scalar(result)
     try:
         return float(result)
     except (TypeError, ValueError, OverflowError):
-        raise TypeError(
+        raise InputTypeError(
             "expected a number, None, a dict with 'score' or 'overall', an object with "
             f".total or a tensor, got {type(result).__name__}"
         ) from None
@@ -215,7 +213,7 @@ def to_reward_values(result: Any, n: int) -> list[float | None]:
     """Read ``n`` rewards out of a batch result (a list, a tensor or ``{"rewards": ...}``).
 
     Raises:
-        TypeError: When it is not ``n`` rewards.
+        InputTypeError: When it is not ``n`` rewards.
 
     Example:
         >>> to_reward_values([{"overall": 1.0}, None], 2)
@@ -225,15 +223,17 @@ def to_reward_values(result: Any, n: int) -> list[float | None]:
         for key in ("rewards", "scores", "score"):
             if key in result:
                 return to_reward_values(result[key], n)
-        raise TypeError(f"expected a dict with 'rewards', got keys {sorted(map(str, result))[:8]}")
+        raise InputTypeError(
+            f"expected a dict with 'rewards', got keys {sorted(map(str, result))[:8]}"
+        )
     if hasattr(result, "tolist") and not isinstance(result, (list, tuple)):
         result = result.tolist()
         if not isinstance(result, list):
             result = [result]
     if isinstance(result, (str, bytes)) or not isinstance(result, Sequence):
-        raise TypeError(f"expected a list of {n} rewards, got {type(result).__name__}")
+        raise InputTypeError(f"expected a list of {n} rewards, got {type(result).__name__}")
     if len(result) != n:
-        raise TypeError(f"expected {n} rewards, got {len(result)}")
+        raise InputTypeError(f"expected {n} rewards, got {len(result)}")
     return [to_reward_value(r) for r in result]
 
 
@@ -483,7 +483,7 @@ class RewardAdapter:
                 elif self.contract == "easyr1":
                     result = self.fn(self._easyr1_input(sample), **self.reward_kwargs)
                     if not isinstance(result, Mapping):
-                        raise TypeError(
+                        raise InputTypeError(
                             f"expected a dict with 'overall' (sequential EasyR1), got "
                             f"{type(result).__name__}"
                         )

@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from grounding_rewards.errors import ConfigError
+
 __all__ = [
     "SPACES",
     "BoxT",
@@ -88,7 +90,7 @@ def space_extent(
         ``(width, height)`` in ``space``.
 
     Raises:
-        ValueError: For an unknown space.
+        ConfigError: For an unknown space.
 
     Example:
         >>> space_extent("norm1000", (640, 480)), space_extent("qwen25vl", (640, 480))
@@ -105,7 +107,7 @@ def space_extent(
     if space == "qwen25vl":
         w_bar, h_bar = qwen25vl_size(image_size, min_pixels=min_pixels, max_pixels=max_pixels)
         return float(w_bar), float(h_bar)
-    raise ValueError(f"expected a coordinate space in {SPACES}, got {space!r}")
+    raise ConfigError(f"expected a coordinate space in {SPACES}, got {space!r}")
 
 
 def pixel_to_space(
@@ -129,7 +131,7 @@ def pixel_to_space(
         The box in ``space`` (not rounded).
 
     Raises:
-        ValueError: For an unknown space.
+        ConfigError: For an unknown space.
 
     Example:
         >>> pixel_to_space((0, 0, 640, 480), "norm1", (640, 480))
@@ -162,7 +164,7 @@ def space_to_pixel(
         The box in pixels of the original image.
 
     Raises:
-        ValueError: For an unknown space.
+        ConfigError: For an unknown space.
 
     Example:
         >>> space_to_pixel((100, 100, 500, 500), "norm1000", (640, 480))

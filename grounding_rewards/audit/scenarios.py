@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grounding_rewards.audit.coords import BoxT, pixel_to_space, render_number
+from grounding_rewards.errors import InputError
 
 __all__ = [
     "BOX_REGIONS",
@@ -354,14 +355,14 @@ def scenarios_for(task: str) -> tuple[Scenario, ...]:
     """The scenarios of a task.
 
     Raises:
-        ValueError: For an unknown task.
+        InputError: For an unknown task.
 
     Example:
         >>> [s.name for s in scenarios_for("rec")]
         ['rec-dog', 'rec-helmet', 'rec-cup-portrait']
     """
     if task not in _BY_TASK:
-        raise ValueError(f"expected a task in {TASKS}, got {task!r}")
+        raise InputError(f"expected a task in {TASKS}, got {task!r}")
     return _BY_TASK[task]
 
 
@@ -369,7 +370,7 @@ def select_scenarios(task: str, names: Sequence[str] | None = None) -> tuple[Sce
     """The scenarios of ``task``, or those of them named in ``names`` (in that order).
 
     Raises:
-        ValueError: For an unknown task or name.
+        InputError: For an unknown task or name.
 
     Example:
         >>> [s.name for s in select_scenarios("grounded-qa", ["one-object"])]
@@ -381,7 +382,7 @@ def select_scenarios(task: str, names: Sequence[str] | None = None) -> tuple[Sce
     by_name = {s.name: s for s in pool}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ValueError(
+        raise InputError(
             f"expected scenario names of task {task!r} among {sorted(by_name)}, got {unknown}"
         )
     return tuple(by_name[n] for n in names)
@@ -599,7 +600,7 @@ class TraceWriter:
                 texts.append(text)
             items.append((label, tuple(coords)))
         if len(texts) >= 100_000:
-            raise ValueError(f"expected fewer than 100000 numbers, got {len(texts)}")
+            raise InputError(f"expected fewer than 100000 numbers, got {len(texts)}")
         rendered = get_dialect(s.dialect).render(items, config)
         return _SENTINEL.sub(lambda m: texts[int(m.group()) - _SENTINEL_BASE], rendered)
 

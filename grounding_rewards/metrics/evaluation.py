@@ -26,7 +26,7 @@ from typing import Any
 
 from grounding_rewards.components import active_components
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
-from grounding_rewards.errors import GroundTruthError
+from grounding_rewards.errors import ConfigError, GroundTruthError, InputError
 from grounding_rewards.metrics._exact import ExactSum
 from grounding_rewards.metrics.accumulator import GroundingAccumulator, ReasoningAccumulator
 from grounding_rewards.metrics.coco import CocoBackend, CocoResult
@@ -107,7 +107,7 @@ class Histogram:
     def merge(self, other: Histogram) -> None:
         """Add ``other``'s counts (same edges and bins required)."""
         if (other.low, other.high, len(other.counts)) != (self.low, self.high, len(self.counts)):
-            raise ValueError("merge: expected histograms with the same range and bins")
+            raise InputError("merge: expected histograms with the same range and bins")
         self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
         self.missing += other.missing
 
@@ -348,7 +348,7 @@ class RolloutEvaluator:
         index_offset: int = 0,
     ) -> None:
         if gallery_size < 0 or bins < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"expected gallery_size >= 0 and bins >= 1, got {gallery_size} and {bins}"
             )
         self.config = config or DEFAULT_CONFIG
@@ -447,10 +447,10 @@ class RolloutEvaluator:
         """Add everything ``other`` has seen (same configuration and thresholds).
 
         Raises:
-            ValueError: When the evaluators are not configured alike.
+            InputError: When the evaluators are not configured alike.
         """
         if other.config != self.config or other.histograms.keys() != self.histograms.keys():
-            raise ValueError("merge: expected evaluators with the same configuration")
+            raise InputError("merge: expected evaluators with the same configuration")
         self.count += other.count
         self.next_index = max(self.next_index, other.next_index)
         for name in self.reward_names:

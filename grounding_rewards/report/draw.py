@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from grounding_rewards._atomic import atomic_path
 from grounding_rewards._optional import require
+from grounding_rewards.errors import InputError
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -115,14 +116,14 @@ def draw_overlay(
         A new RGB image.
 
     Raises:
-        ValueError: Without an image and without a usable ``image_size``.
+        InputError: Without an image and without a usable ``image_size``.
     """
     pil = _pil()
     draw_module = require("PIL.ImageDraw", extra="metrics")
     font_module = require("PIL.ImageFont", extra="metrics")
     if image is None:
         if image_size is None:
-            raise ValueError(
+            raise InputError(
                 "draw_overlay: expected an image or image_size=(width, height), got neither"
             )
         width, height = (max(1, min(_MAX_CANVAS_SIDE, round(float(v)))) for v in image_size)

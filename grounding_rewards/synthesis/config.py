@@ -108,7 +108,7 @@ class SynthesisConfig(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> SynthesisConfig:
         if self.max_crop_side < self.min_crop_side:
-            raise ValueError(
+            raise ConfigError(
                 f"expected max_crop_side >= min_crop_side ({self.min_crop_side}), "
                 f"got {self.max_crop_side}"
             )

@@ -17,7 +17,7 @@ Example:
     >>> load_image(b"not an image")
     Traceback (most recent call last):
     ...
-    grounding_rewards.synthesis.images.ImageError: image_unreadable: cannot identify image file
+    grounding_rewards.errors.ImageError: image_unreadable: cannot identify image file
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from grounding_rewards._optional import require
-from grounding_rewards.errors import GroundingRewardsError
+from grounding_rewards.errors import ImageError
 from grounding_rewards.synthesis.records import ImageInfo
 
 if TYPE_CHECKING:
@@ -52,22 +52,6 @@ __all__ = [
     "read_source",
     "to_rgb",
 ]
-
-
-class ImageError(GroundingRewardsError, ValueError):
-    """An image cannot be used; ``reason`` says why.
-
-    Reasons: ``image_unreadable``, ``image_truncated``, ``image_too_large``,
-    ``image_too_small``, ``image_mode``.
-    """
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.detail = message
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (ImageError, (self.reason, self.detail))
 
 
 def image_id(sha256: str) -> str:

@@ -32,6 +32,7 @@ from typing import Any, Literal, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from grounding_rewards._atomic import write_text_atomic
+from grounding_rewards.errors import InputError
 
 __all__ = [
     "SCHEMA_PATH",
@@ -73,7 +74,7 @@ class _Model(BaseModel):
 def _check_box(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = box
     if not (x1 < x2 and y1 < y2) or min(box) < 0:
-        raise ValueError(f"expected x1 < x2 and y1 < y2 (pixel xyxy), got {box}")
+        raise InputError(f"expected x1 < x2 and y1 < y2 (pixel xyxy), got {box}")
     return box
 
 
@@ -313,7 +314,7 @@ class Record(_Model):
     @model_validator(mode="after")
     def _sized_when_ok(self) -> Record:
         if self.status == "ok" and min(self.image.width, self.image.height) < 1:
-            raise ValueError(
+            raise InputError(
                 f"expected a decoded image size in an ok record, got "
                 f"{self.image.width}x{self.image.height}"
             )

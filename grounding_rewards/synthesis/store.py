@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from grounding_rewards._atomic import write_text_atomic
-from grounding_rewards.errors import ConfigError, GroundingRewardsError
+from grounding_rewards.errors import ConfigError, InputError, OutputLockedError
 from grounding_rewards.synthesis.records import Record
 
 __all__ = [
@@ -210,7 +210,7 @@ class ShardWriter:
         """Append one line (a newline is added); one ``write`` call per line."""
         data = line.encode() if isinstance(line, str) else line
         if b"\n" in data:
-            raise ValueError("expected one line without newlines, got a newline inside")
+            raise InputError("expected one line without newlines, got a newline inside")
         if self._fd is None:
             self._fd = self._open()
         _write_all(self._fd, data + b"\n")
@@ -286,10 +286,6 @@ def check_manifest(
         if old.get("fingerprint") == manifest["fingerprint"]:
             return
     write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-
-
-class OutputLockedError(GroundingRewardsError, RuntimeError):
-    """Another run holds the output directory's lock."""
 
 
 class OutputLock:

@@ -52,6 +52,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from grounding_rewards.errors import InputError
+
 __all__ = [
     "FAULTS",
     "Responder",
@@ -492,7 +494,7 @@ def _check_fault(fault: str) -> None:
         return
     if fault.startswith("http_") and fault[5:].isdigit() and 100 <= int(fault[5:]) <= 599:
         return
-    raise ValueError(f"fault: expected one of {', '.join(FAULTS)} or http_<code>, got {fault!r}")
+    raise InputError(f"fault: expected one of {', '.join(FAULTS)} or http_<code>, got {fault!r}")
 
 
 def _completion(request: dict[str, Any], content: str) -> dict[str, Any]:

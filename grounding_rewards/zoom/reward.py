@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.errors import GroundTruthError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.matching import assign
 from grounding_rewards.options import extract_option
@@ -151,7 +152,7 @@ def score_zoom(
         The :class:`ZoomScore`.
 
     Raises:
-        ValueError: When there are evidence boxes but no ``image_size`` (crops are
+        GroundTruthError: When there are evidence boxes but no ``image_size`` (crops are
             replayed on the image; the caller must say how large it is).
     """
     config = config or DEFAULT_CONFIG
@@ -173,7 +174,7 @@ def score_zoom(
     if m == 0:
         return base
     if truth.image_size is None:
-        raise ValueError(
+        raise GroundTruthError(
             "zoom_reward needs image_size=(width, height) to replay crops on the image, got None"
         )
     crops = resolve_crops(parsed, truth.image_size, config, zoom)
@@ -233,8 +234,7 @@ def zoom_reward(
         The reward, or ``None`` without evidence boxes.
 
     Raises:
-        GroundTruthError: For malformed ground truth.
-        ValueError: For evidence without ``image_size``.
+        GroundTruthError: For malformed ground truth, or evidence without ``image_size``.
 
     Example:
         >>> call = ('<tool_call>{"name": "image_zoom_in_tool", "arguments": '

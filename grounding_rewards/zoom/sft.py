@@ -53,7 +53,7 @@ from typing import Any, Literal
 from grounding_rewards._optional import require
 from grounding_rewards.boxes import pixel_scale
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
-from grounding_rewards.errors import GroundTruthError
+from grounding_rewards.errors import GroundTruthError, InputError
 from grounding_rewards.export_schema import GroundedExample
 from grounding_rewards.ground_truth import parse_ground_truth
 from grounding_rewards.parsing import format_span, parse_trace
@@ -299,12 +299,12 @@ def build_trajectory(
     Raises:
         GroundTruthError: For an example without evidence boxes, or with more than
             ``zoom.max_calls``.
-        ValueError: For an unknown ``syntax``.
+        InputError: For an unknown ``syntax``.
     """
     config = config or DEFAULT_CONFIG
     zoom = zoom or DEFAULT_ZOOM_CONFIG
     if syntax not in SFT_SYNTAXES:
-        raise ValueError(f"syntax: expected one of {SFT_SYNTAXES}, got {syntax!r}")
+        raise InputError(f"syntax: expected one of {SFT_SYNTAXES}, got {syntax!r}")
     if not example.boxes:
         raise GroundTruthError(f"{example.id}: expected evidence boxes to zoom into, got none")
     if len(example.boxes) > zoom.max_calls:

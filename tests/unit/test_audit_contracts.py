@@ -159,7 +159,7 @@ def test_plain_captures_exceptions_and_nonsense_as_errors():
     out = make_adapter(boom).score_one(Sample(TEXT, GT))
     assert out.value is None and out.error == "KeyError: 'label'"
     out = make_adapter(lambda completion: "high").score_one(Sample(TEXT, GT))
-    assert out.error.startswith("TypeError: expected a number, got str")
+    assert out.error.startswith("InputTypeError: expected a number, got str")
 
 
 def test_plain_on_our_rewards_matches_direct_calls():

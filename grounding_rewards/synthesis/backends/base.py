@@ -28,7 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from grounding_rewards.errors import ConfigError, GroundingRewardsError
+from grounding_rewards.errors import (  # noqa: F401 (_rebuild_backend_error: old pickles)
+    BackendError,
+    ConfigError,
+    _rebuild_backend_error,
+)
 
 __all__ = [
     "BACKENDS",
@@ -70,31 +74,6 @@ class GenerationRequest:
     def stage(self) -> str:
         """The template name without its version (``"main_caption@v1"`` -> ``"main_caption"``)."""
         return self.template_id.split("@", 1)[0]
-
-
-class BackendError(GroundingRewardsError, RuntimeError):
-    """A backend call failed; ``reason`` is a short code the runner counts.
-
-    Typical reasons: ``"timeout"``, ``"http_500"``, ``"malformed_json"``,
-    ``"connection"``, ``"bad_request"``.
-
-    Example:
-        >>> err = BackendError("server said 500", reason="http_500")
-        >>> err.reason, str(err)
-        ('http_500', 'server said 500')
-    """
-
-    def __init__(self, message: str, *, reason: str = "backend_error") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keep ``reason`` across pickling (Ray ships errors between processes).
-        return (_rebuild_backend_error, (str(self), self.reason))
-
-
-def _rebuild_backend_error(message: str, reason: str) -> BackendError:
-    return BackendError(message, reason=reason)
 
 
 @runtime_checkable

@@ -12,7 +12,7 @@ Example:
     >>> parse_answer("no json here", MainCaptionAnswer)
     Traceback (most recent call last):
     ...
-    grounding_rewards.synthesis.stages.common.StageFailedError: malformed_json: expected a JSON ...
+    grounding_rewards.errors.StageFailedError: malformed_json: expected a JSON ...
     >>> seed = derive_seed(0, "record", "branch_caption", "o1")
     >>> seed == derive_seed(0, "record", "branch_caption", "o1") != derive_seed(1, "record")
     True
@@ -30,11 +30,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from grounding_rewards.errors import GroundingRewardsError
+from grounding_rewards.errors import StageFailedError
 from grounding_rewards.synthesis.backends.base import Backend, BackendError, GenerationRequest
 from grounding_rewards.synthesis.config import SynthesisConfig
 from grounding_rewards.synthesis.prompts import Template, load_template
-from grounding_rewards.synthesis.records import StageError
 
 __all__ = [
     "BranchAnswer",
@@ -59,26 +58,6 @@ _LABEL_JUNK = re.compile(r"[^a-z0-9 '\-]+")
 _SPACES = re.compile(r"\s+")
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
 _SURROGATE = re.compile("[\\ud800-\\udfff]")
-
-
-class StageFailedError(GroundingRewardsError, RuntimeError):
-    """A stage could not produce its result; carries what the record's error needs."""
-
-    def __init__(self, stage: str, reason: str, message: str, subject: str | None = None) -> None:
-        super().__init__(f"{reason}: {message}")
-        self.stage = stage
-        self.reason = reason
-        self.detail = message
-        self.subject = subject
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (StageFailedError, (self.stage, self.reason, self.detail, self.subject))
-
-    def to_error(self) -> StageError:
-        """As the record's :class:`~grounding_rewards.synthesis.records.StageError`."""
-        return StageError(
-            stage=self.stage, reason=self.reason, message=self.detail, subject=self.subject
-        )
 
 
 def clean_label(text: str) -> str:
