@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from grounding_rewards._atomic import write_text_atomic
 from grounding_rewards.audit.contracts import (
     CALLS,
     CONTRACTS,
@@ -297,5 +298,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json == "-":
         print(report.to_json())
     elif args.json is not None:
-        Path(args.json).write_text(report.to_json() + "\n", encoding="utf-8")
+        write_text_atomic(args.json, report.to_json() + "\n")  # an old report stays whole
     return 0 if report.passed else 1

@@ -1,6 +1,7 @@
 """``grounding-rewards audit``: exit codes, options, table and JSON (in-process)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +53,24 @@ def test_json_file_and_quiet(capsys, tmp_path):
     assert data["passed"] is False and "span_order" in data["failed"]
     assert data["target"] == "grounding_rewards.audit.naive:first_box_iou"
     assert data["components"] == ["bbox"]
+
+
+def test_a_failed_json_write_keeps_the_previous_report(capsys, tmp_path, monkeypatch):
+    path = tmp_path / "audit.json"
+    path.write_text("the previous report", encoding="utf-8")
+    real_write_bytes = Path.write_bytes
+
+    def disk_full(self, data):  # half the bytes land, then ENOSPC
+        real_write_bytes(self, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    argv = ("grounding_rewards:option_reward", "--components", "accuracy", "--fuzz", "0")
+    code, _, err = run(capsys, *argv, "--json", str(path), "--quiet")
+    monkeypatch.undo()
+    assert code == 2 and "No space left" in err
+    assert path.read_text(encoding="utf-8") == "the previous report"
+    assert [p.name for p in tmp_path.iterdir()] == ["audit.json"]  # no temporary left
 
 
 def test_json_to_stdout_moves_the_table_to_stderr(capsys):
