@@ -12,6 +12,8 @@ function                   the hole
                            span order changes the reward
 :func:`max_iou_precision`  each box takes its best IoU, no one-to-one matching:
                            duplicates of the best box are free
+:func:`max_iou_recall`     each true box takes its best IoU over all predicted
+                           boxes, no count penalty: spraying guesses pays
 :func:`substring_answer`   "one string contains the other": an empty answer
                            or "A B C D" earns full credit
 :func:`lenient_format`     an unescaped ``|`` in the pattern: anything that
@@ -43,6 +45,7 @@ __all__ = [
     "first_box_iou",
     "lenient_format",
     "max_iou_precision",
+    "max_iou_recall",
     "prompt_answer",
     "substring_answer",
 ]
@@ -92,6 +95,16 @@ def first_box_iou(completion: str, gt_boxes: Sequence[Sequence[float]], **_: Any
     return _naive_iou(box, [float(v) for v in gt_boxes[0]])
 
 
+def _tagged_boxes(completion: str) -> list[list[float]]:
+    """Every ``<bbox>`` block that holds exactly four numbers, anywhere in the text."""
+    preds = []
+    for content in _BBOX_TAG.findall(completion):
+        numbers = [float(v) for v in _FLOAT.findall(content)]
+        if len(numbers) == 4:
+            preds.append(numbers)
+    return preds
+
+
 def max_iou_precision(completion: str, gt_boxes: Sequence[Sequence[float]], **_: Any) -> float:
     """Mean over predicted boxes of each one's best IoU with any ground-truth box.
 
@@ -112,15 +125,42 @@ def max_iou_precision(completion: str, gt_boxes: Sequence[Sequence[float]], **_:
         >>> max_iou_precision(good * 5, gt_boxes=[[0, 0, 10, 10], [20, 20, 30, 30]])
         1.0
     """
-    preds = []
-    for content in _BBOX_TAG.findall(completion):
-        numbers = [float(v) for v in _FLOAT.findall(content)]
-        if len(numbers) == 4:
-            preds.append(numbers)
+    preds = _tagged_boxes(completion)
     if not preds or not gt_boxes:
         return 0.0
     gts = [[float(v) for v in g] for g in gt_boxes]
     return sum(max(_naive_iou(p, g) for g in gts) for p in preds) / len(preds)
+
+
+def max_iou_recall(completion: str, gt_boxes: Sequence[Sequence[float]], **_: Any) -> float:
+    """Mean over ground-truth boxes of each one's best IoU with any predicted box.
+
+    Written from the description "each ground-truth box takes its best-matching
+    prediction" (a max-IoU recall with no count penalty, the public detection-reward
+    pattern where one box plus jittered copies of it outscores the box alone). Nothing
+    charges for extra boxes, so every further guess can only raise a true box's best
+    IoU: spraying boxes around the object pays.
+
+    Args:
+        completion: The model output.
+        gt_boxes: Ground-truth pixel boxes.
+        **_: Other ground truth, ignored.
+
+    Returns:
+        The mean best IoU, or 0 when there is no box.
+
+    Example:
+        >>> one = "<bbox>[0, 0, 10, 10]</bbox>"
+        >>> max_iou_recall(one, gt_boxes=[[5, 0, 15, 10]])
+        0.3333333333333333
+        >>> max_iou_recall(one + "<bbox>[5, 0, 15, 10]</bbox>", gt_boxes=[[5, 0, 15, 10]])
+        1.0
+    """
+    preds = _tagged_boxes(completion)
+    if not preds or not gt_boxes:
+        return 0.0
+    gts = [[float(v) for v in g] for g in gt_boxes]
+    return sum(max(_naive_iou(p, g) for p in preds) for g in gts) / len(gts)
 
 
 def substring_answer(completion: str, answer: str, **_: Any) -> float:

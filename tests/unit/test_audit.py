@@ -181,6 +181,18 @@ NAIVE = {
         ("bbox",),
         {"repeated_box": "GAINS", "boxes_outside_region": "GAINS", "spam_bound": "BROKEN"},
     ),
+    "max_iou_recall": (
+        ("bbox",),
+        {
+            "whole_image_box": "NOT PENALIZED",
+            "repeated_box": "NOT PENALIZED",
+            "random_boxes": "NOT PENALIZED",
+            "degenerate_boxes": "NOT PENALIZED",
+            "nonfinite_coords": "NOT PENALIZED",
+            "boxes_outside_region": "GAINS",
+            "spam_bound": "BROKEN",
+        },
+    ),
     "substring_answer": (
         ("accuracy",),
         {"empty_answer": "GAINS", "every_option": "GAINS", "answer_in_prompt": "GAINS"},
@@ -226,6 +238,20 @@ def test_gains_of_the_naive_designs_are_the_expected_amounts():
     fb = audit(naive.first_box_iou, components=["bbox"], **FAST)
     spam = check(fb, "spam_bound")
     assert spam.exploit == 1.0 and spam.honest <= 0.5
+
+
+def test_max_iou_recall_pays_for_sprayed_guesses():
+    truth = [[20, 20, 48, 48]]
+    one = "<think><obj>a</obj><bbox>[34, 20, 62, 48]</bbox></think><answer>A</answer>"
+    spray = one.replace(
+        "</think>", "<bbox>[6, 20, 34, 48]</bbox><bbox>[20, 20, 48, 48]</bbox></think>"
+    )
+    assert naive.max_iou_recall(one, gt_boxes=truth) == pytest.approx(1 / 3)
+    assert naive.max_iou_recall(spray, gt_boxes=truth) == 1.0  # a guess hit: the misses cost 0
+    assert naive.max_iou_recall(spray, gt_boxes=truth) > naive.max_iou_precision(
+        spray, gt_boxes=truth
+    )
+    assert naive.max_iou_recall("<answer>A</answer>", gt_boxes=truth) == 0.0
 
 
 def test_naive_designs_with_all_components_claimed_fail_more():
