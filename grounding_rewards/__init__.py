@@ -59,10 +59,12 @@ from grounding_rewards.parsing import (
 )
 from grounding_rewards.polygons import polygon_iou, rotated_box_iou
 from grounding_rewards.rewards import (
+    BatchRewards,
     RewardBreakdown,
     bbox_reward,
     format_reward,
     grounding_reward,
+    grounding_reward_batch,
     option_reward,
     point_reward,
 )
@@ -86,6 +88,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_CONFIG",
     "ISSUE_CODES",
+    "BatchRewards",
     "Component",
     "ConfigError",
     "FormatIssue",
@@ -116,6 +119,7 @@ __all__ = [
     "from_pixels",
     "generalized_box_iou",
     "grounding_reward",
+    "grounding_reward_batch",
     "match_boxes",
     "option_reward",
     "paired_box_iou",

@@ -219,9 +219,56 @@ def assign(scores: list[list[float]]) -> list[tuple[int, int]]:
     if n == 2 and m == 2:
         (a, b), (c, d) = scores
         return [(0, 0), (1, 1)] if a + d >= b + c else [(0, 1), (1, 0)]
+    clear = _clear_optimum(scores, n, m)
+    if clear is not None:
+        return clear
     if n * m <= _PORT_CELLS:
         return _shortest_augmenting_path(scores)
     return _hungarian()(scores)
+
+
+# A best cell must beat the next one of its line by more than this to count as clear: far
+# above the rounding of a solver's sums of scores in [0, 1], so that no solver can differ.
+_CLEAR_MARGIN = 1e-9
+
+
+def _clear_optimum(scores: list[list[float]], n: int, m: int) -> list[tuple[int, int]] | None:
+    """The assignment when it is unique and evident, or ``None``.
+
+    With ``n <= m`` every row is matched, so ``Σ_i max_j S[i, j]`` bounds the total; when
+    each row's best cell beats the rest of its row by a clear margin and no two rows
+    share their best column, taking those cells reaches the bound, and any other
+    assignment falls short of it: the optimum is unique, so any exact solver (scipy's
+    included, whatever its tie-breaking) returns these pairs. With ``n > m`` the same
+    holds for columns. Most score matrices of a completion are like this (each box
+    overlaps one object well), and the check costs one pass over the cells.
+
+    Example:
+        >>> _clear_optimum([[0.9, 0.1, 0.0], [0.0, 0.8, 0.2], [0.1, 0.0, 0.7]], 3, 3)
+        [(0, 0), (1, 1), (2, 2)]
+        >>> _clear_optimum([[0.9, 0.9, 0.0], [0.0, 0.8, 0.2], [0.1, 0.0, 0.7]], 3, 3) is None
+        True
+    """
+    wide = n <= m
+    lines = n if wide else m
+    taken = [False] * (m if wide else n)
+    best_of = [0] * lines
+    for line in range(lines):
+        best = second = -math.inf
+        at = 0
+        for other in range(m if wide else n):
+            value = scores[line][other] if wide else scores[other][line]
+            if value > best:
+                second, best, at = best, value, other
+            elif value > second:
+                second = value
+        if best - second <= _CLEAR_MARGIN or taken[at]:
+            return None
+        taken[at] = True
+        best_of[line] = at
+    if wide:
+        return [(i, best_of[i]) for i in range(n)]
+    return sorted([(best_of[j], j) for j in range(m)])
 
 
 def _shortest_augmenting_path(scores: list[list[float]]) -> list[tuple[int, int]]:

@@ -248,6 +248,12 @@ class Trace:
 
 
 _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# The same numbers with possessive quantifiers (Python >= 3.11): no backtracking into a
+# number, a label or blanks, which could never lead to another match (what follows each
+# one cannot continue it), so the patterns below match exactly what they would without,
+# about a third faster.
+_NUM_FAST = r"[-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+"
+_NUMBER_FAST = rf"\s*+({_NUM_FAST})\s*+"
 
 
 @lru_cache(maxsize=64)
@@ -258,8 +264,8 @@ def _tag_pattern(think: str, answer: str, obj: str, bbox: str, point: str) -> re
     instead of four) or any single known tag in any letter case.
     """
     o, b = re.escape(obj), re.escape(bbox)
-    number = rf"\s*({_NUM})\s*"
-    span = rf"<{o}>([^<>]*)</{o}>\s*<{b}>\[{number},{number},{number},{number}\]</{b}>"
+    number = _NUMBER_FAST
+    span = rf"<{o}>([^<>]*+)</{o}>\s*+<{b}>\[{number},{number},{number},{number}\]</{b}>"
     names = "|".join(re.escape(name) for name in (think, answer, obj, bbox, point))
     return re.compile(rf"{span}|<(/?)((?i:{names}))>")
 
@@ -277,9 +283,10 @@ def _fast_plan(
     :func:`_parse_boxes`).
     """
     o, b = re.escape(obj), re.escape(bbox)
-    number = rf"\s*({_NUM})\s*"
+    number = _NUMBER_FAST
     pattern = re.compile(
-        rf"<{o}>([^<>]*)</{o}>\s*<{b}>(?:\[{number},{number},{number},{number}\]|([^<>]*))</{b}>"
+        rf"<{o}>([^<>]*+)</{o}>\s*+<{b}>"
+        rf"(?:\[{number},{number},{number},{number}\]|([^<>]*+))</{b}>"
     )
     return f"<{think}>", f"</{think}>", f"<{answer}>", f"</{answer}>", pattern
 

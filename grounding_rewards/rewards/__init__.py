@@ -4,6 +4,7 @@ Example:
     >>> from grounding_rewards.rewards import bbox_reward, format_reward, option_reward
 """
 
+from grounding_rewards.rewards.batch import BatchRewards, grounding_reward_batch
 from grounding_rewards.rewards.bbox import BoxScore, bbox_reward, score_boxes
 from grounding_rewards.rewards.composite import RewardBreakdown, grounding_reward, score_trace
 from grounding_rewards.rewards.format import FormatResult, check_format, format_reward
@@ -11,6 +12,7 @@ from grounding_rewards.rewards.option import option_reward, score_option
 from grounding_rewards.rewards.point import PointScore, point_reward, score_points
 
 __all__ = [
+    "BatchRewards",
     "BoxScore",
     "FormatResult",
     "PointScore",
@@ -19,6 +21,7 @@ __all__ = [
     "check_format",
     "format_reward",
     "grounding_reward",
+    "grounding_reward_batch",
     "option_reward",
     "point_reward",
     "score_boxes",

@@ -15,16 +15,17 @@ than ``max_boxes`` boxes, a completion over ``max_chars`` or one that is not tex
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from grounding_rewards._frozen import rebuild
-from grounding_rewards.boxes import pixel_scale
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.errors import InputError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
-from grounding_rewards.matching import assign, iou_rows, similarity_matrix
+from grounding_rewards.matching import iou_rows, similarity_matrix
 from grounding_rewards.parsing import Trace
+from grounding_rewards.rewards._bbox_value import BoxParts, matched_parts, to_pixels
+from grounding_rewards.rewards._fused import clean_scores, fused_weights
 from grounding_rewards.rewards._trace import as_trace
 
 __all__ = ["BoxScore", "bbox_reward", "score_boxes"]
@@ -77,10 +78,7 @@ def score_boxes(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxSc
     return BoxScore(*_box_parts(trace, truth, config))
 
 
-_Parts = tuple[float | None, int, int, tuple[tuple[int, int], ...], tuple[float, ...]]
-
-
-def _box_parts(trace: Trace, truth: GroundTruth, config: RewardConfig) -> _Parts:
+def _box_parts(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxParts:
     """The fields of :func:`score_boxes`' :class:`BoxScore`, as a plain tuple.
 
     ``bbox_reward`` needs the value alone: a tuple costs a fraction of a frozen instance.
@@ -91,15 +89,7 @@ def _box_parts(trace: Trace, truth: GroundTruth, config: RewardConfig) -> _Parts
         return None, n, 0, (), ()
     # Before looking at the model's boxes: a missing image size is the caller's error
     # whatever the model wrote.
-    if config.coords == "pixel":  # pixel_scale's answer, without the call
-        sx, sy = 1.0, 1.0
-    else:
-        sx, sy = pixel_scale(
-            config.coords,
-            truth.image_size,
-            min_pixels=config.min_pixels,
-            max_pixels=config.max_pixels,
-        )
+    sx, sy = to_pixels(truth, config)
     # The parser keeps max_boxes + 1 spans when there are too many, counted or not.
     if n == 0 or len(trace.spans) > config.max_boxes:
         return 0.0, n, m, (), ()
@@ -109,7 +99,7 @@ def _box_parts(trace: Trace, truth: GroundTruth, config: RewardConfig) -> _Parts
         predicted = [(s.box[0] * sx, s.box[1] * sy, s.box[2] * sx, s.box[3] * sy) for s in spans]
     gated = config.label_matching != "ignore"
     if gated and truth.labels is None:
-        raise ValueError(f"label_matching={config.label_matching!r} needs gt_labels, got None")
+        raise InputError(f"label_matching={config.label_matching!r} needs gt_labels, got None")
     valid = [span.valid for span in spans]
     if gated or config.similarity != "iou":
         scores = similarity_matrix(
@@ -124,11 +114,7 @@ def _box_parts(trace: Trace, truth: GroundTruth, config: RewardConfig) -> _Parts
         )
     else:  # the default: plain IoU against validated ground truth
         scores = iou_rows(predicted, valid, truth.boxes)
-    pairs = tuple(assign(scores))
-    matched = tuple(scores[i][j] for i, j in pairs)
-    value = (math.fsum(matched) / m) * min(1.0, m / n) ** config.length_penalty
-    value = min(1.0, max(0.0, value))  # summation rounding must not leave [0, 1]
-    return value, n, m, pairs, matched
+    return matched_parts(scores, n, m, config.length_penalty)
 
 
 def bbox_reward(
@@ -172,4 +158,8 @@ def bbox_reward(
     """
     config = config or DEFAULT_CONFIG
     truth = parse_ground_truth(gt_boxes=gt_boxes, gt_labels=gt_labels, image_size=image_size)
+    if type(completion) is str and fused_weights(config) is not None:
+        clean = clean_scores(completion, truth, config, True, False)  # the clean path
+        if clean is not None and clean[4] is not None:
+            return clean[4][0]
     return _box_parts(as_trace(completion, config), truth, config)[0]

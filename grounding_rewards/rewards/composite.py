@@ -16,6 +16,12 @@ from grounding_rewards.components import active_scorers, component_value
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.parsing import FormatIssue, Trace
+from grounding_rewards.rewards._fused import (
+    CleanScores,
+    clean_scores,
+    clean_values,
+    fused_weights,
+)
 from grounding_rewards.rewards._trace import as_trace
 from grounding_rewards.rewards.bbox import BoxScore
 from grounding_rewards.rewards.format import FormatResult, format_checks
@@ -192,4 +198,45 @@ def grounding_reward(
         image_size=image_size,
         gt_polygons=gt_polygons,
     )
+    if type(completion) is str:
+        plan = fused_weights(config)
+        if plan is not None:
+            clean = clean_scores(completion, truth, config, plan[1])
+            if clean is not None:
+                return clean_breakdown(clean, truth, plan[0])
     return score_trace(as_trace(completion, config), truth, config)
+
+
+def clean_breakdown(
+    clean: CleanScores, truth: GroundTruth, weights: tuple[tuple[str, float], ...]
+) -> RewardBreakdown:
+    """The :class:`RewardBreakdown` of a clean completion (see :mod:`._fused`).
+
+    The same fields, in the same order of summation, as :func:`score_trace` gives for it.
+
+    Example:
+        >>> from grounding_rewards import DEFAULT_CONFIG
+        >>> from grounding_rewards.rewards._fused import clean_scores, fused_weights
+        >>> truth = parse_ground_truth(answer="A", gt_boxes=[[0, 0, 4, 4]])
+        >>> text = "<think><obj>x</obj><bbox>[0, 0, 4, 2]</bbox></think><answer>A</answer>"
+        >>> weights = fused_weights(DEFAULT_CONFIG)[0]
+        >>> clean_breakdown(clean_scores(text, truth, DEFAULT_CONFIG, True), truth, weights).total
+        2.5
+    """
+    total, values = clean_values(clean, truth, weights)
+    scores = {name: value for (name, _), value in zip(weights, values, strict=True)}
+    parts = clean[4]
+    if parts is None:
+        parts = (None, clean[1], len(truth.boxes), (), ())
+    return RewardBreakdown(
+        total=total,
+        format=clean[2] if "format" in scores else 0.0,
+        accuracy=scores.get("accuracy"),
+        bbox=parts[0],
+        n_pred=parts[1],
+        n_gt=parts[2],
+        pairs=parts[3],
+        pair_scores=parts[4],
+        issues=clean[3],
+        scores=scores,
+    )

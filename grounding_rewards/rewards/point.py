@@ -27,6 +27,7 @@ from typing import Any
 
 from grounding_rewards.boxes import pixel_scale
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
+from grounding_rewards.errors import InputError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.matching import assign, labels_agree
 from grounding_rewards.parsing import Trace
@@ -116,7 +117,7 @@ def score_points(trace: Trace, truth: GroundTruth, config: RewardConfig) -> Poin
         return PointScore(0.0, n, m)
     gated = config.label_matching != "ignore"
     if gated and truth.labels is None:
-        raise ValueError(f"label_matching={config.label_matching!r} needs gt_labels, got None")
+        raise InputError(f"label_matching={config.label_matching!r} needs gt_labels, got None")
     polygons = truth.polygons
     scores: list[list[float]] = []
     for point in points:

@@ -168,3 +168,23 @@ def test_fast_path_reads_the_canonical_shape():
     ):
         assert _fast_trace(other, gr.DEFAULT_CONFIG) is None
         _same(other, gr.DEFAULT_CONFIG)
+
+
+def _without_possessives(pattern: str) -> str:
+    return pattern.replace("*+", "*").replace("++", "+").replace("?+", "?")
+
+
+@given(st.one_of(canonical_like(gr.DEFAULT_CONFIG), json_blocks(JSON), completions()))
+def test_possessive_patterns_match_what_backtracking_ones_match(text):
+    import re
+
+    from grounding_rewards.dialects.json_objects import _OBJECT
+    from grounding_rewards.parsing import _fast_plan, _tag_pattern
+
+    fast = _fast_plan("think", "answer", "obj", "bbox")[4]
+    tags = _tag_pattern("think", "answer", "obj", "bbox", "point")
+    for pattern in (fast, tags, _OBJECT):
+        slow = re.compile(_without_possessives(pattern.pattern))
+        assert slow.pattern != pattern.pattern
+        assert [m.span() for m in pattern.finditer(text)] == [m.span() for m in slow.finditer(text)]
+        assert pattern.findall(text) == slow.findall(text)

@@ -9,7 +9,7 @@ import random
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from grounding_rewards.matching import _shortest_augmenting_path, assign
+from grounding_rewards.matching import _clear_optimum, _shortest_augmenting_path, assign
 
 
 def _matrices(count: int, seed: int = 0) -> list[list[list[float]]]:
@@ -48,3 +48,27 @@ def test_constant_matrix_gives_the_identity():
     # scipy scans columns from the last so that a constant matrix gives the identity
     assert _shortest_augmenting_path([[0.5] * 4] * 4) == [(0, 0), (1, 1), (2, 2), (3, 3)]
     assert _shortest_augmenting_path([[0.5] * 3] * 5) == _scipy([[0.5] * 3] * 5)
+
+
+def test_a_clear_optimum_is_scipys_and_common():
+    rng = random.Random(2)
+    clear = 0
+    for _ in range(3000):
+        n, m = rng.randint(3, 8), rng.randint(3, 8)
+        # IoU-like: each box overlaps one object well, a few others a little or not at all
+        scores = [
+            [rng.random() * 0.3 if rng.random() < 0.3 else 0.0 for _ in range(m)] for _ in range(n)
+        ]
+        for i in rng.sample(range(n), min(n, m)):
+            scores[i][rng.randrange(m)] = 0.5 + rng.random() / 2
+        pairs = _clear_optimum(scores, n, m)
+        clear += pairs is not None
+        assert assign(scores) == _scipy(scores), scores
+        if pairs is not None:
+            assert pairs == _scipy(scores), scores
+    assert clear > 300  # the shortcut is taken, so the equality above tests it
+
+
+def test_near_ties_are_not_clear():
+    assert _clear_optimum([[0.5, 0.5 - 1e-12, 0.0], [0.0, 0.1, 0.9], [0.3, 0.0, 0.0]], 3, 3) is None
+    assert _clear_optimum([[0.5, 0.0, 0.0], [0.9, 0.0, 0.0], [0.0, 0.0, 0.9]], 3, 3) is None
