@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -138,7 +137,7 @@ def _as_seen_by_easyr1(
         return truth
     sx, sy = new_width / width, new_height / height
     boxes = tuple((x1 * sx, y1 * sy, x2 * sx, y2 * sy) for x1, y1, x2, y2 in truth.boxes)
-    return dataclasses.replace(truth, boxes=boxes, image_size=(float(new_width), float(new_height)))
+    return truth._replace(boxes=boxes, image_size=(float(new_width), float(new_height)))
 
 
 def result_keys(config: RewardConfig | None = None) -> tuple[str, ...]:

@@ -22,23 +22,51 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
-from grounding_rewards._frozen import rebuild
 from grounding_rewards.boxes import validate_image_size
 from grounding_rewards.errors import GroundTruthError
 from grounding_rewards.options import extract_option
 
-__all__ = ["GroundTruth", "parse_ground_truth"]
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = [
+    "AnswerLike",
+    "BoxesLike",
+    "ChoicesLike",
+    "GroundTruth",
+    "LabelsLike",
+    "PolygonsLike",
+    "SizeLike",
+    "parse_ground_truth",
+]
 
 Box = tuple[float, float, float, float]
 
+# What the rewards accept as ground truth, before validation: Python values, numpy arrays
+# or JSON strings (as dataset columns and veRL's ground_truth hold them).
+AnswerLike = str | None
+"""The correct option: ``"B"``, ``"(B)"`` or an option's text; ``None`` for none."""
+BoxesLike = Union[Sequence[Sequence[float]], Sequence[float], "NDArray[Any]", str, bytes, None]
+"""``[[x1, y1, x2, y2], ...]`` (or one bare box), a numpy array or a JSON string."""
+LabelsLike = Union[Sequence[str], "NDArray[Any]", str, bytes, None]
+"""One label per box: a list, a numpy array or a JSON string."""
+ChoicesLike = Union[Sequence[str], Mapping[str, str], "NDArray[Any]", str, bytes, None]
+"""Option texts in order, a ``{"A": ..., "B": ...}`` mapping or a JSON string."""
+SizeLike = Union[Sequence[float], Mapping[str, float], "NDArray[Any]", str, bytes, None]
+"""``(width, height)``, ``{"width": ..., "height": ...}`` or a JSON string."""
+PolygonsLike = Union[Sequence[Sequence[Sequence[float]]], "NDArray[Any]", str, bytes, None]
+"""One ``[[x, y], ...]`` polygon per object, a numpy array or a JSON string."""
 
-@dataclass(frozen=True, slots=True)
-class GroundTruth:
+
+class GroundTruth(NamedTuple):
     """Validated ground truth of one sample.
+
+    An immutable named tuple, like :class:`~grounding_rewards.parsing.GroundedSpan`: it is
+    built once per scored completion, where a tuple is several times cheaper to create than
+    a frozen dataclass.
 
     Attributes:
         answer: The correct option letter, or ``None`` when there is no answer to check.
@@ -56,9 +84,8 @@ class GroundTruth:
     image_size: tuple[float, float] | None = None
     polygons: tuple[tuple[tuple[float, float], ...], ...] | None = None
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickle through the constructor (works compiled too, see ``_frozen``)."""
-        return rebuild(self)
+
+_make_truth = GroundTruth._make  # tuple.__new__: several times cheaper than the constructor
 
 
 def _decode(name: str, value: Any) -> Any:
@@ -166,12 +193,12 @@ def _polygon_box(polygon: tuple[tuple[float, float], ...]) -> Box:
 
 def parse_ground_truth(
     *,
-    answer: Any = None,
-    gt_boxes: Any = None,
-    gt_labels: Any = None,
-    choices: Any = None,
-    image_size: Any = None,
-    gt_polygons: Any = None,
+    answer: AnswerLike = None,
+    gt_boxes: BoxesLike = None,
+    gt_labels: LabelsLike = None,
+    choices: ChoicesLike = None,
+    image_size: SizeLike = None,
+    gt_polygons: PolygonsLike = None,
 ) -> GroundTruth:
     """Validate ground truth and return it normalized.
 
@@ -220,4 +247,4 @@ def parse_ground_truth(
         raise GroundTruthError(
             f"answer: expected an option letter like 'B', got {answer!r}"
         ) from None
-    return GroundTruth(letter, boxes, labels, option_texts, size, polygons)
+    return _make_truth((letter, boxes, labels, option_texts, size, polygons))

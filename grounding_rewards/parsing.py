@@ -256,6 +256,20 @@ _NUM_FAST = r"[-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+"
 _NUMBER_FAST = rf"\s*+({_NUM_FAST})\s*+"
 
 
+def possessive(pattern: str) -> str:
+    r"""``pattern`` as written on Python >= 3.11; without its possessive quantifiers before.
+
+    Python 3.10's ``re`` has no possessive quantifiers; the plain ones match the same.
+
+    Example:
+        >>> possessive(r"\d++") in (r"\d++", r"\d+")
+        True
+    """
+    if sys.version_info >= (3, 11):
+        return pattern
+    return pattern.replace("*+", "*").replace("++", "+").replace("?+", "?")
+
+
 @lru_cache(maxsize=64)
 def _tag_pattern(think: str, answer: str, obj: str, bbox: str, point: str) -> re.Pattern[str]:
     """Token pattern of the one pass.
@@ -267,7 +281,7 @@ def _tag_pattern(think: str, answer: str, obj: str, bbox: str, point: str) -> re
     number = _NUMBER_FAST
     span = rf"<{o}>([^<>]*+)</{o}>\s*+<{b}>\[{number},{number},{number},{number}\]</{b}>"
     names = "|".join(re.escape(name) for name in (think, answer, obj, bbox, point))
-    return re.compile(rf"{span}|<(/?)((?i:{names}))>")
+    return re.compile(possessive(rf"{span}|<(/?)((?i:{names}))>"))
 
 
 @lru_cache(maxsize=64)
@@ -285,8 +299,10 @@ def _fast_plan(
     o, b = re.escape(obj), re.escape(bbox)
     number = _NUMBER_FAST
     pattern = re.compile(
-        rf"<{o}>([^<>]*+)</{o}>\s*+<{b}>"
-        rf"(?:\[{number},{number},{number},{number}\]|([^<>]*+))</{b}>"
+        possessive(
+            rf"<{o}>([^<>]*+)</{o}>\s*+<{b}>"
+            rf"(?:\[{number},{number},{number},{number}\]|([^<>]*+))</{b}>"
+        )
     )
     return f"<{think}>", f"</{think}>", f"<{answer}>", f"</{answer}>", pattern
 

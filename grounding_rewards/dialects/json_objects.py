@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from grounding_rewards.dialects._numbers import group, read_numbers
 from grounding_rewards.dialects.marks import BoxMark, PointMark, Reading
+from grounding_rewards.parsing import possessive
 
 if TYPE_CHECKING:
     from grounding_rewards.config import RewardConfig
@@ -42,9 +43,11 @@ _N = r"\s*+([-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+)\s*+"
 # The common case in one match: {"bbox_2d": [x1, y1, x2, y2], "label": "..."}; any other
 # flat object ({...} without braces inside) is read key by key.
 _OBJECT = re.compile(
-    rf'\{{\s*+"bbox_2d"\s*+:\s*+\[{_N},{_N},{_N},{_N}\]\s*+,\s*+"label"\s*+:\s*+'
-    rf'"([^"\\{{}}]*+)"\s*+\}}'
-    r"|\{[^{}]*+\}"
+    possessive(
+        rf'\{{\s*+"bbox_2d"\s*+:\s*+\[{_N},{_N},{_N},{_N}\]\s*+,\s*+"label"\s*+:\s*+'
+        rf'"([^"\\{{}}]*+)"\s*+\}}'
+        r"|\{[^{}]*+\}"
+    )
 )
 _KEY = re.compile(r"""["'](bbox_2d|point_2d)["']\s*:\s*""")
 _VALUE = re.compile(r"\[[-+\d.eE\s,\[\]]*\]")

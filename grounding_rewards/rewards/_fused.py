@@ -1,21 +1,23 @@
 """The clean-completion path: score a well-formed completion without building its trace.
 
 Most completions of a trained policy are clean: the canonical shape of
-:func:`~grounding_rewards.parsing._fast_trace` (``<think>`` with one-box grounded spans,
-then ``<answer>``), every label non-empty, every box valid and inside the image, enough
-spans. For those the full path's answer is known in advance: no format issue, R_format
-= 1, and R_accuracy and R_bbox depend only on the answer text and the boxes. This module
-reads just those from the text, with the same pattern and the same ``float`` conversions
-as the parser, and scores them with the same functions (:func:`extract_option`,
-:func:`~grounding_rewards.iou.iou_rows`, :func:`~grounding_rewards.rewards.bbox.matched_parts`),
-skipping the trace, its spans and the per-component result objects.
+:func:`~grounding_rewards.parsing._fast_trace` (``<think>`` with grounded spans, then
+``<answer>``), every label non-empty, every box valid. In the ``json`` dialect: the four
+block tags are the text's only ``<`` and its built-in reader finds valid boxes in the
+reasoning and nothing to report. For those, the full path's trace has no parser issue:
+R_format depends only on the boxes' place in the image and their count, R_accuracy on
+the answer text and R_bbox on the boxes. This module reads just those from the text,
+with the same patterns, reader and ``float`` conversions as the parser, and scores them
+with the same functions (:func:`extract_option`, :func:`~grounding_rewards.iou.iou_rows`,
+:func:`~grounding_rewards.rewards._bbox_value.matched_parts`), skipping the trace, its
+spans and the per-component result objects.
 
 Anything else returns ``None`` and the caller takes the full path: a completion that is
 not clean, and a configuration other than the built-in format, accuracy and bbox
-components with plain IoU, no label gating, boxes counted in the reasoning (or anywhere)
-in the ``tags`` dialect. ``tests/property/test_fused.py`` checks that every value equals
-the full path's, bit for bit, on every shape the property strategies write and on the
-benchmark corpus.
+components with plain IoU, no label gating, and boxes counted in the reasoning (or
+anywhere), in the ``tags`` or the built-in ``json`` dialect. ``tests/property/test_fused.py``
+checks that every value equals the full path's, bit for bit, on every shape the property
+strategies write and on the benchmark corpus.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import math
 
 from grounding_rewards.components import active_scorers
 from grounding_rewards.config import RewardConfig
+from grounding_rewards.dialects.registry import Reader
 from grounding_rewards.ground_truth import GroundTruth
 from grounding_rewards.matching import iou_rows
 from grounding_rewards.options import extract_option
@@ -72,7 +75,8 @@ def fused_weights(config: RewardConfig) -> _Weights | None:
 
 def _weights(config: RewardConfig) -> _Weights | None:
     if (
-        config.dialect != "tags"
+        config.dialect not in ("tags", "json")
+        or (config.dialect == "json" and not _builtin_json())
         or config.similarity != "iou"
         or config.label_matching != "ignore"
         or config.box_region not in ("think", "anywhere")
@@ -87,6 +91,26 @@ def _weights(config: RewardConfig) -> _Weights | None:
             return None
         weights.append((name, weight))
     return tuple(weights), any(name == "bbox" for name, _ in weights)
+
+
+def _builtin_json() -> bool:
+    """Whether the ``json`` dialect is still the built-in reader (it can be replaced)."""
+    from grounding_rewards.dialects.registry import get_dialect
+
+    reader = get_dialect("json").reader
+    return reader is _json_reader() or reader == "grounding_rewards.dialects.json_objects:read_json"
+
+
+_READ_JSON: list[Reader] = []  # the built-in JSON reader, loaded on first use
+
+
+def _json_reader() -> Reader:
+    """The built-in JSON reader (its module loads only when a ``json`` config is scored)."""
+    if not _READ_JSON:
+        from grounding_rewards.dialects.json_objects import read_json
+
+        _READ_JSON.append(read_json)
+    return _READ_JSON[0]
 
 
 def clean_scores(
@@ -141,9 +165,42 @@ def clean_scores(
     if "<" in answer:
         return None
     answer = answer.strip()
-    tags = text.count("<", think_start, think_end)
-    if not answer or tags % 4 or tags // 4 > config.max_boxes:
+    if not answer:
         return None
+    if config.dialect == "tags":
+        tags_boxes = _tag_boxes(text, think_start, think_end, config)
+    else:
+        tags_boxes = _json_boxes(text, think_start, think_end, config)
+    if tags_boxes is None:
+        return None
+    boxes = tags_boxes
+    n = len(boxes)
+    form = 1.0
+    issues: tuple[FormatIssue, ...] = ()
+    if check_format:
+        form, issues = _format(text, boxes, think_start, think_end, truth.image_size, config)
+    if not score_bbox:
+        return answer, n, form, issues, None
+    m = len(truth.boxes)
+    if m == 0:
+        return answer, n, form, issues, (None, n, 0, (), ())
+    sx, sy = to_pixels(truth, config)
+    if n == 0:
+        return answer, n, form, issues, (0.0, 0, m, (), ())
+    if sx != 1.0 or sy != 1.0:
+        boxes = [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in boxes]
+    scores = iou_rows(boxes, [True] * n, truth.boxes)
+    return answer, n, form, issues, matched_parts(scores, n, m, config.length_penalty)
+
+
+def _tag_boxes(
+    text: str, think_start: int, think_end: int, config: RewardConfig
+) -> list[tuple[float, float, float, float]] | None:
+    """The boxes of the reasoning's spans, or ``None`` unless every span is clean."""
+    tags = text.count("<", think_start, think_end)
+    if tags % 4 or tags // 4 > config.max_boxes:
+        return None
+    plan = _plan(config)
     boxes: list[tuple[float, float, float, float]] = []
     found = 0
     if tags:
@@ -167,25 +224,36 @@ def clean_scores(
                 boxes.append((x1, y1, x2, y2))
         if len(boxes) > max_boxes:
             return None
-    n = len(boxes)
     if found * 4 != tags:
         return None
-    form = 1.0
-    issues: tuple[FormatIssue, ...] = ()
-    if check_format:
-        form, issues = _format(text, boxes, think_start, think_end, truth.image_size, config)
-    if not score_bbox:
-        return answer, n, form, issues, None
-    m = len(truth.boxes)
-    if m == 0:
-        return answer, n, form, issues, (None, n, 0, (), ())
-    sx, sy = to_pixels(truth, config)
-    if n == 0:
-        return answer, n, form, issues, (0.0, 0, m, (), ())
-    if sx != 1.0 or sy != 1.0:
-        boxes = [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in boxes]
-    scores = iou_rows(boxes, [True] * n, truth.boxes)
-    return answer, n, form, issues, matched_parts(scores, n, m, config.length_penalty)
+    return boxes
+
+
+def _json_boxes(
+    text: str, think_start: int, think_end: int, config: RewardConfig
+) -> list[tuple[float, float, float, float]] | None:
+    """The boxes of the reasoning's JSON objects, or ``None`` unless all are clean.
+
+    Clean: the four block tags are the only ``<`` of the text (what the parser's
+    ``fast_blocks`` reads), the reader reports no issue and no point, and every box is
+    valid and written in the reasoning (or anywhere, with ``box_region="anywhere"``).
+    """
+    if text.count("<") != 4:
+        return None
+    reading = _json_reader()(text, config)
+    if reading.issues or reading.points or len(reading.boxes) > config.max_boxes:
+        return None
+    anywhere = config.box_region == "anywhere"
+    boxes: list[tuple[float, float, float, float]] = []
+    for mark in reading.boxes:
+        box = mark.box
+        if box is None or not (anywhere or think_start <= mark.start < think_end):
+            return None
+        x1, y1, x2, y2 = box
+        if not (x1 < x2 and y1 < y2 and math.isfinite((x2 - x1) + (y2 - y1) + x1 + y1)):
+            return None
+        boxes.append(box)
+    return boxes
 
 
 def _format(
@@ -238,6 +306,8 @@ def _format(
 
 def _span_start(text: str, index: int, start: int, end: int, config: RewardConfig) -> int:
     """Offset of the span holding the ``index``-th box (rarely needed: read again)."""
+    if config.dialect == "json":
+        return _json_reader()(text, config).boxes[index].start
     seen = 0
     for match in _plan(config)[4].finditer(text, start, end):
         if match.group(2):

@@ -21,7 +21,13 @@ from typing import Any
 from grounding_rewards._frozen import rebuild
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import InputError
-from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
+from grounding_rewards.ground_truth import (
+    BoxesLike,
+    GroundTruth,
+    LabelsLike,
+    SizeLike,
+    parse_ground_truth,
+)
 from grounding_rewards.matching import iou_rows, similarity_matrix
 from grounding_rewards.parsing import Trace
 from grounding_rewards.rewards._bbox_value import BoxParts, matched_parts, to_pixels
@@ -119,10 +125,10 @@ def _box_parts(trace: Trace, truth: GroundTruth, config: RewardConfig) -> BoxPar
 
 def bbox_reward(
     completion: object,
-    gt_boxes: Any,
+    gt_boxes: BoxesLike,
     *,
-    gt_labels: Any = None,
-    image_size: Any = None,
+    gt_labels: LabelsLike = None,
+    image_size: SizeLike = None,
     config: RewardConfig | None = None,
 ) -> float | None:
     """R_bbox in ``[0, 1]``, or ``None`` when there is no ground-truth box.

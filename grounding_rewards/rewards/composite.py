@@ -14,7 +14,16 @@ from typing import Any
 from grounding_rewards._frozen import rebuild
 from grounding_rewards.components import active_scorers, component_value
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
-from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
+from grounding_rewards.ground_truth import (
+    AnswerLike,
+    BoxesLike,
+    ChoicesLike,
+    GroundTruth,
+    LabelsLike,
+    PolygonsLike,
+    SizeLike,
+    parse_ground_truth,
+)
 from grounding_rewards.parsing import FormatIssue, Trace
 from grounding_rewards.rewards._fused import (
     CleanScores,
@@ -149,12 +158,12 @@ def score_trace(trace: Trace, truth: GroundTruth, config: RewardConfig) -> Rewar
 def grounding_reward(
     completion: object,
     *,
-    answer: Any,
-    gt_boxes: Any,
-    gt_labels: Any = None,
-    choices: Any = None,
-    image_size: Any = None,
-    gt_polygons: Any = None,
+    answer: AnswerLike,
+    gt_boxes: BoxesLike,
+    gt_labels: LabelsLike = None,
+    choices: ChoicesLike = None,
+    image_size: SizeLike = None,
+    gt_polygons: PolygonsLike = None,
     config: RewardConfig | None = None,
 ) -> RewardBreakdown:
     """Every configured component and their weighted total, parsing the completion once.

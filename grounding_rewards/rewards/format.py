@@ -26,6 +26,7 @@ passed. A completion over ``max_chars``, not a string, or with more than
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,7 @@ def _image_bounds(
 def check_format(
     completion: object,
     *,
-    image_size: Any = None,
+    image_size: Sequence[float] | dict[str, float] | None = None,
     config: RewardConfig | None = None,
 ) -> FormatResult:
     """Run every format check and return the score with the details.
@@ -238,7 +239,7 @@ def format_checks(
 def format_reward(
     completion: object,
     *,
-    image_size: Any = None,
+    image_size: Sequence[float] | dict[str, float] | None = None,
     config: RewardConfig | None = None,
 ) -> float:
     """R_format in ``[0, 1]``: 1 (strict) or the fraction of checks passed (graded).

@@ -12,7 +12,7 @@ from typing import Any
 
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import GroundTruthError
-from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
+from grounding_rewards.ground_truth import ChoicesLike, GroundTruth, parse_ground_truth
 from grounding_rewards.options import extract_option
 from grounding_rewards.parsing import Trace
 from grounding_rewards.rewards._trace import as_trace
@@ -56,7 +56,7 @@ def option_reward(
     completion: object,
     answer: object,
     *,
-    choices: Any = None,
+    choices: ChoicesLike = None,
     config: RewardConfig | None = None,
 ) -> float:
     """R_accuracy in ``{0, 1}``: 1 when the answer block names exactly the correct option.

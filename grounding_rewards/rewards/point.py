@@ -23,12 +23,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from grounding_rewards.boxes import pixel_scale
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import InputError
-from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
+from grounding_rewards.ground_truth import (
+    BoxesLike,
+    GroundTruth,
+    LabelsLike,
+    PolygonsLike,
+    SizeLike,
+    parse_ground_truth,
+)
 from grounding_rewards.matching import assign, labels_agree
 from grounding_rewards.parsing import Trace
 from grounding_rewards.rewards._trace import as_trace
@@ -141,11 +147,11 @@ def score_points(trace: Trace, truth: GroundTruth, config: RewardConfig) -> Poin
 
 def point_reward(
     completion: str | Trace,
-    gt_boxes: Any,
+    gt_boxes: BoxesLike,
     *,
-    gt_labels: Any = None,
-    gt_polygons: Any = None,
-    image_size: Any = None,
+    gt_labels: LabelsLike = None,
+    gt_polygons: PolygonsLike = None,
+    image_size: SizeLike = None,
     config: RewardConfig | None = None,
 ) -> float | None:
     """R_point in ``[0, 1]``: points matched one-to-one to the ground-truth boxes they hit.

@@ -21,7 +21,7 @@ from grounding_rewards.rewards.bbox import _box_parts
 from grounding_rewards.rewards.composite import score_trace
 from grounding_rewards.testing import completions, ground_truths, well_formed_completions
 
-from .test_fast_parse import canonical_like
+from .test_fast_parse import _NUMBERS, canonical_like, json_blocks
 
 CONFIGS = [
     gr.DEFAULT_CONFIG,
@@ -32,15 +32,34 @@ CONFIGS = [
     gr.RewardConfig(weights={"bbox": 2.0, "format": 0.5, "accuracy": 0.25}),
     gr.RewardConfig(weights={"format": 1.0, "accuracy": 1.0}),
     gr.RewardConfig(weights={"bbox": 1.0}),
+    gr.RewardConfig(dialect="json"),
+    gr.RewardConfig(dialect="json", coords="norm1000", box_region="anywhere", min_spans=2),
     # handed back to the full path whole: not fusable
     gr.RewardConfig(similarity="giou"),
     gr.RewardConfig(label_matching="exact"),
     gr.RewardConfig(box_region="answer"),
     gr.RewardConfig(weights={"format": 1, "accuracy": 1, "bbox": 1, "point": 1}),
+    gr.RewardConfig(dialect="qwen2-tokens"),
 ]
 
 
+@st.composite
+def _json_completions(draw: st.DrawFn) -> str:
+    """Reasoning with Qwen-style JSON objects (valid or not), in or out of the blocks."""
+    objects = []
+    for _ in range(draw(st.integers(0, 4))):
+        numbers = ", ".join(draw(st.lists(_NUMBERS, min_size=3, max_size=5)))
+        label = draw(st.sampled_from(["man", "", "a b"]))
+        objects.append(f'{{"bbox_2d": [{numbers}], "label": "{label}"}}')
+    prose = draw(st.sampled_from([" the ", "\n", " x < y ", ""]))
+    answer = draw(st.sampled_from(["B", " (A) ", "", '{"bbox_2d": [1, 2, 3, 4]}']))
+    tail = draw(st.sampled_from(["", " ", "more"]))
+    return f"<think>{prose.join(objects)}</think><answer>{answer}</answer>{tail}"
+
+
 def _texts(config: gr.RewardConfig) -> st.SearchStrategy[str]:
+    if config.dialect != "tags":
+        return st.one_of(_json_completions(), json_blocks(config), completions())
     return st.one_of(
         canonical_like(config),
         well_formed_completions(config=config, min_spans=0, max_spans=4),
@@ -103,7 +122,9 @@ def _corpus():
     return make_corpus(600)
 
 
-def test_clean_path_equals_full_path_on_the_benchmark_corpus():
+@pytest.mark.parametrize("dialect", ["tags", "json"])
+def test_clean_path_equals_full_path_on_the_benchmark_corpus(dialect):
+    config = gr.RewardConfig(dialect=dialect)
     clean = 0
     for sample in _corpus():
         gt = {
@@ -113,9 +134,10 @@ def test_clean_path_equals_full_path_on_the_benchmark_corpus():
             "choices": sample.choices,
             "image_size": sample.image_size,
         }
-        _check(sample.completion, gt, gr.DEFAULT_CONFIG)
+        text = sample.completion if dialect == "tags" else sample.json_completion
+        _check(text, gt, config)
         truth = parse_ground_truth(**gt)
-        clean += clean_scores(sample.completion, truth, gr.DEFAULT_CONFIG, True) is not None
+        clean += clean_scores(text, truth, config, True) is not None
     assert clean >= 540  # the clean path is the common one, so the test above is not vacuous
 
 
@@ -141,7 +163,7 @@ def test_what_the_clean_path_hands_back():
         "Sure. " + good,
     ):
         assert clean_scores(text, truth, gr.DEFAULT_CONFIG, True) is None, text
-    assert fused_weights(gr.RewardConfig(dialect="json")) is None
+    assert fused_weights(gr.RewardConfig(dialect="qwen2-tokens")) is None
 
 
 def test_batch_checks_its_columns_and_names_the_bad_item():
