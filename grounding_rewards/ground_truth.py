@@ -47,8 +47,11 @@ Box = tuple[float, float, float, float]
 
 # What the rewards accept as ground truth, before validation: Python values, numpy arrays
 # or JSON strings (as dataset columns and veRL's ground_truth hold them).
-AnswerLike = str | None
-"""The correct option: ``"B"``, ``"(B)"`` or an option's text; ``None`` for none."""
+AnswerLike = object
+"""The correct option: ``"B"``, ``"(B)"`` or an option's text; ``None`` for none. Typed
+``object`` because any other value is the caller's error, reported as a
+:class:`~grounding_rewards.errors.GroundTruthError` (a narrower type would make the
+compiled functions raise a bare ``TypeError`` first)."""
 BoxesLike = Union[Sequence[Sequence[float]], Sequence[float], "NDArray[Any]", str, bytes, None]
 """``[[x1, y1, x2, y2], ...]`` (or one bare box), a numpy array or a JSON string."""
 LabelsLike = Union[Sequence[str], "NDArray[Any]", str, bytes, None]

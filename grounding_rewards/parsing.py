@@ -256,6 +256,9 @@ _NUM_FAST = r"[-+]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][-+]?+\d++)?+"
 _NUMBER_FAST = rf"\s*+({_NUM_FAST})\s*+"
 
 
+_POSSESSIVE: bool = sys.version_info >= (3, 11)
+
+
 def possessive(pattern: str) -> str:
     r"""``pattern`` as written on Python >= 3.11; without its possessive quantifiers before.
 
@@ -265,7 +268,7 @@ def possessive(pattern: str) -> str:
         >>> possessive(r"\d++") in (r"\d++", r"\d+")
         True
     """
-    if sys.version_info >= (3, 11):
+    if _POSSESSIVE:
         return pattern
     return pattern.replace("*+", "*").replace("++", "+").replace("?+", "?")
 
