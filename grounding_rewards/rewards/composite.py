@@ -38,7 +38,13 @@ from grounding_rewards.rewards.format import FormatResult, format_checks
 __all__ = ["RewardBreakdown", "grounding_reward", "score_trace"]
 
 
-@dataclass(frozen=True, slots=True)
+# Compiled by mypyc, an assignment in ``__init__`` stores the field natively (and the
+# frozen ``__setattr__`` refuses ``object.__setattr__``); interpreted, it would meet that
+# ``__setattr__``: each path builds the instance its own way, giving the same object.
+_COMPILED = not __file__.endswith(".py")
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class RewardBreakdown:
     """Every component of the reward of one completion, with the details behind it.
 
@@ -66,6 +72,50 @@ class RewardBreakdown:
     pair_scores: tuple[float, ...]
     issues: tuple[FormatIssue, ...]
     scores: dict[str, float | None] = field(default_factory=dict)
+
+    def __init__(
+        self,
+        total: float,
+        format: float,
+        accuracy: float | None,
+        bbox: float | None,
+        n_pred: int,
+        n_gt: int,
+        pairs: tuple[tuple[int, int], ...],
+        pair_scores: tuple[float, ...],
+        issues: tuple[FormatIssue, ...],
+        scores: dict[str, float | None] | None = None,
+    ) -> None:
+        """Every field, as the frozen dataclass' own constructor would take them.
+
+        Written out because, compiled, it is about 20 times faster than the generated one,
+        and a breakdown is built for every scored completion.
+        """
+        if scores is None:
+            scores = {}
+        if _COMPILED:
+            self.total = total  # type: ignore[misc]
+            self.format = format  # type: ignore[misc]
+            self.accuracy = accuracy  # type: ignore[misc]
+            self.bbox = bbox  # type: ignore[misc]
+            self.n_pred = n_pred  # type: ignore[misc]
+            self.n_gt = n_gt  # type: ignore[misc]
+            self.pairs = pairs  # type: ignore[misc]
+            self.pair_scores = pair_scores  # type: ignore[misc]
+            self.issues = issues  # type: ignore[misc]
+            self.scores = scores  # type: ignore[misc]
+            return
+        store = object.__setattr__
+        store(self, "total", total)
+        store(self, "format", format)
+        store(self, "accuracy", accuracy)
+        store(self, "bbox", bbox)
+        store(self, "n_pred", n_pred)
+        store(self, "n_gt", n_gt)
+        store(self, "pairs", pairs)
+        store(self, "pair_scores", pair_scores)
+        store(self, "issues", issues)
+        store(self, "scores", scores)
 
     def __getitem__(self, component: str) -> float | None:
         """The value of ``component`` (``KeyError`` when the configuration left it out)."""
