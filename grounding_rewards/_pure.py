@@ -36,6 +36,7 @@ __all__ = [
     "VARIABLE",
     "install",
     "running_compiled",
+    "runtime_missing",
     "stale_sources",
 ]
 
@@ -130,6 +131,24 @@ class _SourceFinder:
         return None  # a subpackage: the default finders load its __init__.py
 
 
+_RUNTIME = "grounding_rewards__mypyc"  # mypyc's shared module of the group (setup.py)
+
+
+def runtime_missing() -> bool:
+    """Whether compiled modules are here but mypyc's shared runtime module is not importable.
+
+    That happens when another environment's build left its extensions in this source
+    tree (an editable install into a second virtual environment, built without mypyc):
+    the extensions would fail to import, so the sources run instead.
+
+    Returns:
+        True when the extensions cannot run here.
+    """
+    if not any(os.path.exists(os.path.join(_PACKAGE, "parsing" + suffix)) for suffix in _SUFFIXES):
+        return False
+    return importlib.util.find_spec(_RUNTIME) is None
+
+
 def _wanted() -> bool:
     return os.environ.get(VARIABLE, "").strip() not in ("", "0")
 
@@ -145,8 +164,9 @@ STALE: tuple[str, ...] = ()
 def install() -> bool:
     """Put the source finder first on ``sys.meta_path`` when the pure path is wanted.
 
-    Wanted: ``GROUNDING_REWARDS_PURE_PYTHON`` is set (not ``0``), or a compiled module
-    of this source checkout is stale (:func:`stale_sources`; listed in :data:`STALE`).
+    Wanted: ``GROUNDING_REWARDS_PURE_PYTHON`` is set (not ``0``), a compiled module
+    of this source checkout is stale (:func:`stale_sources`; listed in :data:`STALE`), or
+    the extensions cannot load here (:func:`runtime_missing`; all listed in :data:`STALE`).
     The fallback is silent: both paths give the same results, and a warning on every
     import would reach every subprocess and log of a checkout being edited. The
     benchmark prints which path ran. Called once, when ``grounding_rewards`` is imported,
@@ -157,6 +177,8 @@ def install() -> bool:
     """
     global PURE_PYTHON, STALE
     STALE = () if _wanted() else tuple(stale_sources())
+    if not _wanted() and not STALE and runtime_missing():
+        STALE = COMPILED_MODULES
     if (_wanted() or STALE) and not any(isinstance(f, _SourceFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _SourceFinder())
     PURE_PYTHON = any(isinstance(f, _SourceFinder) for f in sys.meta_path)

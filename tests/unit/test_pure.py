@@ -117,3 +117,11 @@ def test_frozen_results_pickle_and_copy_on_this_path() -> None:
         assert pickle.loads(pickle.dumps(value)) == value
         assert copy.deepcopy(value) == value
         assert copy.copy(value) == value
+
+
+def test_extensions_without_their_runtime_are_not_run(monkeypatch) -> None:
+    # Another environment's build in this tree (no mypyc runtime module here): the sources
+    # must run, or importing the package would fail.
+    has_extensions = any(installed_extensions().values())
+    monkeypatch.setattr(_pure.importlib.util, "find_spec", lambda name, *args: None)
+    assert _pure.runtime_missing() is has_extensions
