@@ -14,7 +14,9 @@ the kinds that image has: a one-shape image has no relation question).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ import world
 from grounding_rewards import RewardConfig
 from grounding_rewards.export_schema import GroundedExample, read_examples
 
-__all__ = ["SPLITS", "Data", "kind_of", "make_data"]
+__all__ = ["SPLITS", "Data", "kind_of", "make_data", "restate"]
 
 SPLITS = ("sft", "grpo", "eval")
 _EVAL_KINDS = ("color", "relation", "counting")
@@ -40,6 +42,31 @@ def kind_of(question: str) -> str:
     if question.startswith("How many"):
         return "counting"
     return "other"
+
+
+_FIRST_SPAN = re.compile(r"<obj>[^<]*</obj><bbox>[^<]*</bbox>")
+
+
+def restate(rationale: str, key: str, share: float) -> str:
+    """For a seeded ``share`` of rationales (by ``key``), name the shape a second time.
+
+    The second mention repeats the first grounded span, same box, before ``</think>``.
+    It gives the SFT policy a habit of sometimes writing two box blocks, so that a
+    reward which pays for extra boxes has something to amplify in GRPO.
+
+    Example:
+        >>> text = "<think>The <obj>circle</obj><bbox>[0, 0, 28, 28]</bbox> is red.</think>"
+        >>> restate(text, "q1", share=1.0)[len(text) - len("</think>") :]
+        ' Looking again: <obj>circle</obj><bbox>[0, 0, 28, 28]</bbox>.</think>'
+        >>> restate(text, "q1", share=0.0) == text
+        True
+    """
+    digest = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 16**8
+    span = _FIRST_SPAN.search(rationale)
+    if digest >= share or span is None or "</think>" not in rationale:
+        return rationale
+    head, tail = rationale.split("</think>", 1)
+    return f"{head} Looking again: {span.group(0)}.</think>{tail}"
 
 
 @dataclass

@@ -100,8 +100,9 @@ def evaluate(
 
 
 def _summary(full: dict[str, Any]) -> dict[str, float]:
+    """The headline figures; NaN where the CLI has none (precision with no predicted box)."""
     grounding, reasoning = full["grounding"], full["reasoning"]
-    return {
+    figures = {
         "miou": grounding["miou"],
         "acc50": grounding["acc@0.5"],
         "recall50": grounding["recall@0.5"],
@@ -110,3 +111,4 @@ def _summary(full: dict[str, Any]) -> dict[str, float]:
         "format_validity": reasoning["format_validity"],
         "bbox_reward": full["rewards"]["bbox"]["mean"],
     }
+    return {k: math.nan if v is None else float(v) for k, v in figures.items()}

@@ -1,11 +1,11 @@
 """GRPO with TRL's ``GRPOTrainer``: our reward functions, or a naive box reward in place of ours.
 
-Both runs log the same five reward functions so their curves compare directly; only the
+Both runs log the same four reward functions so their curves compare directly; only the
 weights differ. ``ours`` trains on format + option + our ``bbox_reward`` (one-to-one
 matching with a length penalty); ``naive`` trains on format + option +
-``max_iou_precision`` from ``grounding_rewards.audit.naive`` (each box takes its best
-IoU, so duplicates are free and leaving out a hard object costs nothing). The box reward
-that is not trained on is logged with weight 0, as a monitor.
+``max_iou_recall`` from ``grounding_rewards.audit.naive`` (each true box takes its best
+IoU over all predicted boxes, with no count penalty, so every extra guess can only
+help). The box reward that is not trained on is logged with weight 0, as a monitor.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grounding_rewards import RewardConfig
-from grounding_rewards.audit.naive import max_iou_precision
+from grounding_rewards.audit.naive import max_iou_recall
 from grounding_rewards.trl import reward_funcs, reward_weights
 
 __all__ = ["NaiveBboxReward", "grpo"]
@@ -28,7 +28,7 @@ def _text(completion: Any) -> str:
 
 
 class NaiveBboxReward:
-    """``max_iou_precision`` as a TRL reward function (do not train with it: the audit's foil)."""
+    """``max_iou_recall`` as a TRL reward function (do not train with it: the audit's foil)."""
 
     __name__ = "naive_bbox_reward"
 
@@ -37,7 +37,7 @@ class NaiveBboxReward:
     ) -> list[float | None]:
         boxes = gt_boxes or [None] * len(completions)
         return [
-            max_iou_precision(_text(c), g) if g else None
+            max_iou_recall(_text(c), g) if g else None
             for c, g in zip(completions, boxes, strict=True)
         ]
 

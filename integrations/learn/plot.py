@@ -17,7 +17,7 @@ __all__ = ["PANELS", "plot_curves", "smooth"]
 
 PANELS = (
     ("bbox_reward", "our bbox reward (one-to-one)"),
-    ("naive_bbox_reward", "naive max_iou_precision"),
+    ("naive_bbox_reward", "naive max_iou_recall"),
     ("pred_boxes", "boxes per completion"),
 )
 _COLORS = {"ours": (31, 119, 180), "naive": (214, 39, 40)}

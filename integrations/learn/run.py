@@ -51,6 +51,7 @@ SFT_KEYS = (
     "sft_batch",
     "sft_lr",
     "sft_seed",
+    "sft_restate",
     "vocab_size",
     "max_completion_length",
 )
@@ -76,14 +77,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--specks", type=int, default=0, help="distractor specks per image")
     parser.add_argument("--sft-images", type=int, default=1500)
     parser.add_argument("--grpo-images", type=int, default=300)
-    parser.add_argument("--eval-images", type=int, default=240, help="held out (>= 200)")
+    parser.add_argument("--eval-images", type=int, default=480, help="held out (>= 200)")
     parser.add_argument("--sft-steps", type=int, default=1500)
     parser.add_argument("--sft-batch", type=int, default=32)
     parser.add_argument("--sft-lr", type=float, default=2e-3)
     parser.add_argument(
         "--sft-seed", type=int, default=0, help="one SFT start, shared by every GRPO seed"
     )
-    parser.add_argument("--grpo-steps", type=int, default=100)
+    parser.add_argument(
+        "--sft-restate",
+        type=float,
+        default=0.0,
+        help="share of SFT rationales that name the shape a second time (a second box)",
+    )
+    parser.add_argument("--grpo-steps", type=int, default=150)
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--prompts-per-step", type=int, default=2)
@@ -153,7 +160,11 @@ def finite(value: Any) -> Any:
 
 def fmt(metrics: dict[str, Any]) -> str:
     keys = ("miou", "acc50", "answer_accuracy", "format_validity", "boxes_per_completion")
-    return "  ".join(f"{k}={metrics[k]:.3f}" for k in keys) + f"  area={metrics['area_ratio']:.2f}"
+    shown = {k: math.nan if metrics.get(k) is None else metrics[k] for k in metrics}
+    return (
+        "  ".join(f"{k}={shown[k]:.3f}" for k in keys)
+        + f"  area={shown['area_ratio']:.2f}  precision50={shown['precision50']:.3f}"
+    )
 
 
 def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -164,7 +175,15 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
         if not mine:
             continue
         row: dict[str, Any] = {"seeds": [r["seed"] for r in mine]}
-        for key in ("miou", "acc50", "answer_accuracy", "boxes_per_completion", "area_ratio"):
+        for key in (
+            "miou",
+            "acc50",
+            "answer_accuracy",
+            "boxes_per_completion",
+            "area_ratio",
+            "precision50",
+            "bbox_reward",
+        ):
             for phase in ("before", "after", "delta"):
                 values = [
                     r["after"][key] - r["before"][key] if phase == "delta" else r[phase][key]
@@ -181,17 +200,28 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return table
 
 
+def sft_targets(
+    args: argparse.Namespace, world_data: data.Data, reward: RewardConfig
+) -> tuple[list[str], dict[str, str]]:
+    """The tokenizer's corpus and each SFT question's target (``--sft-restate`` applied)."""
+    rationale = {
+        e.id: data.restate(e.rationale or "", e.id, args.sft_restate)
+        for e in world_data.examples["sft"]
+    }
+    corpus = [instruction(reward, image_size=(112, 112))] * 5
+    for example in world_data.examples["sft"]:
+        options = "\n".join(f"({chr(65 + i)}) {c}" for i, c in enumerate(example.choices))
+        corpus += [rationale[example.id], f"{example.question}\n{options}"]
+    return corpus, rationale
+
+
 def warm_start(
     args: argparse.Namespace, world_data: data.Data, reward: RewardConfig
 ) -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
     """Tokenizer, processor, the SFT checkpoint (a state dict) and its held-out metrics."""
     import torch
 
-    sft_rows = world_data.examples["sft"]
-    corpus = [instruction(reward, image_size=(112, 112))] * 5
-    for example in sft_rows:
-        options = "\n".join(f"({chr(65 + i)}) {c}" for i, c in enumerate(example.choices))
-        corpus += [example.rationale or "", f"{example.question}\n{options}"]
+    corpus, rationale = sft_targets(args, world_data, reward)
     tokenizer, processor, model = load_model(args, corpus, args.sft_seed)
     sft_set = world_data.datasets["sft"]
     timing: dict[str, float] = {}
@@ -206,7 +236,6 @@ def warm_start(
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         return model, processor, state, cached
     if args.sft_steps > 0:
-        rationale = {e.id: e.rationale or "" for e in sft_rows}
         t0 = time.perf_counter()
         encoded = sft.encode_rows(processor, sft_set, [rationale[i] for i in sft_set["id"]])
         log(f"SFT: {args.sft_steps} steps of {args.sft_batch} on {len(sft_set)} traces")

@@ -4,7 +4,7 @@
 
 Example:
     >>> m = {"miou": 0.1, "acc50": 0.1, "answer_accuracy": 0.8, "boxes_per_completion": 1.3,
-    ...      "area_ratio": 1.0}
+    ...      "area_ratio": 1.0, "precision50": 0.1, "bbox_reward": 0.1}
     >>> run = {"reward": "ours", "seed": 0, "before": m, "after": {**m, "miou": 0.2},
     ...        "curves": {"bbox_reward": [0.1, 0.3], "naive_bbox_reward": [0.1, 0.3]}}
     >>> markdown({"runs": [run]}).splitlines()[2].split(" | ")[:3]
@@ -36,13 +36,17 @@ def _std(values: Sequence[float]) -> float:
 def markdown(summary: dict[str, Any], tail: int = 20) -> str:
     """Mean over seeds of before → after, with the mIoU gain's standard deviation.
 
-    The last two columns are the mean over the last ``tail`` GRPO steps of each box
+    Precision@0.5 (matched boxes at IoU >= 0.5 over all predicted boxes) and our
+    ``bbox_reward`` on the held-out completions are the figures that show extra boxes:
+    mIoU is one-to-one and averaged over true boxes, so it does not see them. The last two
+    columns are the mean over the last ``tail`` GRPO steps of each box
     reward as sampled in training (the one not trained on is logged with weight 0).
     """
     lines = [
         "| reward | seeds | mIoU before → after (gain ± sd) | Acc@0.5 | answer acc. "
-        "| boxes / completion | area ratio | train: our bbox | train: naive bbox |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| boxes / completion | area ratio | precision@0.5 | held-out: our bbox "
+        "| train: our bbox | train: naive bbox |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for reward in ("ours", "naive"):
         runs = [r for r in summary["runs"] if r["reward"] == reward]
@@ -63,7 +67,8 @@ def markdown(summary: dict[str, Any], tail: int = 20) -> str:
             f"| {reward} | {len(runs)} | {pair('miou')} "
             f"({statistics.fmean(gains):+.3f} ± {_std(gains):.3f}) | {pair('acc50')} "
             f"| {pair('answer_accuracy')} | {pair('boxes_per_completion', 2)} "
-            f"| {pair('area_ratio', 2)} | {trained['bbox_reward']:.3f} "
+            f"| {pair('area_ratio', 2)} | {pair('precision50')} | {pair('bbox_reward')} "
+            f"| {trained['bbox_reward']:.3f} "
             f"| {trained['naive_bbox_reward']:.3f} |"
         )
     return "\n".join(lines)

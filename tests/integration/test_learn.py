@@ -27,6 +27,8 @@ METRICS = (
     "format_validity",
     "boxes_per_completion",
     "area_ratio",
+    "precision50",
+    "bbox_reward",
 )
 
 
@@ -56,6 +58,8 @@ def test_one_run_per_reward_with_every_metric(run: tuple[Path, dict[str, Any]]) 
                 assert value is None or math.isfinite(value), (phase, key, value)
             for key in ("miou", "acc50", "answer_accuracy", "format_validity"):
                 assert 0.0 <= metrics[key] <= 1.0, (phase, key)
+            # precision is None when the model wrote no box
+            assert metrics["precision50"] is None or 0.0 <= metrics["precision50"] <= 1.0
         assert entry["before"] == summary["runs"][0]["before"]  # both start from one SFT
 
 
@@ -94,6 +98,7 @@ def test_report_opens_in_chromium(run: tuple[Path, dict[str, Any]], tmp_path: Pa
     "path",
     [
         ROOT / "integrations" / "learn" / "world.py",
+        ROOT / "integrations" / "learn" / "data.py",
         ROOT / "integrations" / "learn" / "plot.py",
         ROOT / "integrations" / "learn" / "table.py",
         ROOT / "integrations" / "gpu_check.py",
