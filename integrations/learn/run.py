@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", type=int, default=1, help="GRPO seeds 0..N-1 (default 1)")
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="start the GRPO seeds here (S..S+N-1)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/learn"))
     parser.add_argument("--world-seed", type=int, default=0)
     parser.add_argument("--objects", type=int, default=1, help="shapes per image")
@@ -330,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every seed with our rewards first, then the naive runs: a run cut short still holds
     # the main result. Each run starts from the same SFT state with its own seed.
     for name in REWARDS:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             model.load_state_dict(state)
             t0 = time.perf_counter()
 
