@@ -23,10 +23,11 @@ strategies write and on the benchmark corpus.
 from __future__ import annotations
 
 import math
+import re
 
-from grounding_rewards.components import active_scorers
+from grounding_rewards.components import Scorer, active_scorers
 from grounding_rewards.config import RewardConfig
-from grounding_rewards.dialects.registry import Reader
+from grounding_rewards.dialects.registry import Dialect, Reader, get_dialect
 from grounding_rewards.ground_truth import GroundTruth
 from grounding_rewards.matching import iou_rows
 from grounding_rewards.options import extract_option
@@ -41,7 +42,7 @@ __all__ = ["CleanScores", "clean_scores", "clean_values", "fused_weights"]
 # bbox is one of them.
 _Weights = tuple[tuple[tuple[str, float], ...], bool]
 
-_FUSED: dict[int, tuple[RewardConfig, _Weights | None]] = {}
+_FUSED: dict[int, tuple[RewardConfig, object, object, _Weights | None]] = {}
 
 CleanScores = tuple[str, int, float, tuple[FormatIssue, ...], BoxParts | None]
 """The stripped answer, the boxes counted, R_format, the format issues, and the bbox
@@ -51,10 +52,10 @@ parts (``None`` when bbox is not scored)."""
 def fused_weights(config: RewardConfig) -> _Weights | None:
     """``(name, weight)`` of each component and whether bbox is one, or ``None``.
 
-    ``None`` when ``config`` cannot be fused.
-
-    Cached by identity, like :func:`~grounding_rewards.components.active_scorers` (whose
-    cache any registration clears; a re-registered built-in name is not fused).
+    ``None`` when ``config`` cannot be fused. Cached by identity of the configuration, of
+    its resolved scorers (:func:`~grounding_rewards.components.active_scorers`, whose
+    cache any registration clears) and of its dialect, so that re-registering a
+    built-in component or dialect is seen at once.
 
     Example:
         >>> from grounding_rewards import DEFAULT_CONFIG
@@ -63,20 +64,24 @@ def fused_weights(config: RewardConfig) -> _Weights | None:
         >>> fused_weights(RewardConfig(similarity="giou")) is None
         True
     """
+    scorers = active_scorers(config)
+    dialect = get_dialect(config.dialect)
     entry = _FUSED.get(id(config))
-    if entry is not None and entry[0] is config:
-        return entry[1]
-    weights = _weights(config)
+    if entry is not None and entry[0] is config and entry[1] is scorers and entry[2] is dialect:
+        return entry[3]
+    weights = _weights(config, scorers, dialect)
     if len(_FUSED) >= 64:
         _FUSED.clear()
-    _FUSED[id(config)] = (config, weights)
+    _FUSED[id(config)] = (config, scorers, dialect, weights)
     return weights
 
 
-def _weights(config: RewardConfig) -> _Weights | None:
+def _weights(
+    config: RewardConfig, scorers: tuple[tuple[str, float, Scorer], ...], dialect: Dialect
+) -> _Weights | None:
     if (
         config.dialect not in ("tags", "json")
-        or (config.dialect == "json" and not _builtin_json())
+        or (config.dialect == "json" and not _builtin_json(dialect))
         or config.similarity != "iou"
         or config.label_matching != "ignore"
         or config.box_region not in ("think", "anywhere")
@@ -86,18 +91,16 @@ def _weights(config: RewardConfig) -> _Weights | None:
 
     builtin = {"format": format_component, "accuracy": option_component, "bbox": score_boxes}
     weights = []
-    for name, weight, scorer in active_scorers(config):
+    for name, weight, scorer in scorers:
         if builtin.get(name) is not scorer:
             return None
         weights.append((name, weight))
     return tuple(weights), any(name == "bbox" for name, _ in weights)
 
 
-def _builtin_json() -> bool:
+def _builtin_json(dialect: Dialect) -> bool:
     """Whether the ``json`` dialect is still the built-in reader (it can be replaced)."""
-    from grounding_rewards.dialects.registry import get_dialect
-
-    reader = get_dialect("json").reader
+    reader = dialect.reader
     return reader is _json_reader() or reader == "grounding_rewards.dialects.json_objects:read_json"
 
 
@@ -168,7 +171,7 @@ def clean_scores(
     if not answer:
         return None
     if config.dialect == "tags":
-        tags_boxes = _tag_boxes(text, think_start, think_end, config)
+        tags_boxes = _tag_boxes(text, think_start, think_end, config, plan[4])
     else:
         tags_boxes = _json_boxes(text, think_start, think_end, config)
     if tags_boxes is None:
@@ -194,18 +197,20 @@ def clean_scores(
 
 
 def _tag_boxes(
-    text: str, think_start: int, think_end: int, config: RewardConfig
+    text: str, think_start: int, think_end: int, config: RewardConfig, spans: re.Pattern[str]
 ) -> list[tuple[float, float, float, float]] | None:
-    """The boxes of the reasoning's spans, or ``None`` unless every span is clean."""
+    """The boxes of the reasoning's spans, or ``None`` unless every span is clean.
+
+    ``spans`` is the parser's fast-path pattern (:func:`~grounding_rewards.parsing._plan`).
+    """
     tags = text.count("<", think_start, think_end)
     if tags % 4 or tags // 4 > config.max_boxes:
         return None
-    plan = _plan(config)
     boxes: list[tuple[float, float, float, float]] = []
     found = 0
     if tags:
         max_boxes = config.max_boxes
-        for label, n1, n2, n3, n4, content in plan[4].findall(text, think_start, think_end):
+        for label, n1, n2, n3, n4, content in spans.findall(text, think_start, think_end):
             found += 1
             if not label.strip():  # an empty label
                 return None

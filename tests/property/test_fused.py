@@ -171,3 +171,48 @@ def test_batch_checks_its_columns_and_names_the_bad_item():
         grounding_reward_batch(["a", "b"], answers=["A"])
     with pytest.raises(gr.GroundTruthError, match="item 1: gt_boxes"):
         grounding_reward_batch(["a", "b"], gt_boxes=[[[0, 0, 1, 1]], [[5, 5, 1, 1]]])
+
+
+def test_a_built_in_registered_again_is_seen_at_once():
+    from grounding_rewards.components import _REGISTRY, register_component
+    from grounding_rewards.dialects.registry import get_dialect, register_dialect
+
+    text = "<think><obj>a</obj><bbox>[0, 0, 10, 10]</bbox></think><answer>A</answer>"
+    gt = {"answer": "A", "gt_boxes": [[0, 0, 10, 10]]}
+    assert gr.grounding_reward(text, **gt).bbox == 1.0  # fused and cached
+    bbox = _REGISTRY["bbox"]
+    try:
+        register_component(
+            "bbox", lambda trace, truth, config: 0.25, reads=bbox.reads, replace=True
+        )
+        assert gr.grounding_reward(text, **gt).scores["bbox"] == 0.25
+    finally:
+        register_component(
+            "bbox",
+            bbox.scorer,
+            reads=bbox.reads,
+            value_range=bbox.value_range,
+            default_weight=bbox.default_weight,
+            reward_name=bbox.reward_name,
+            description=bbox.description,
+            replace=True,
+        )
+    assert gr.grounding_reward(text, **gt).bbox == 1.0
+    json = gr.RewardConfig(dialect="json")
+    json_text = '<think>{"bbox_2d": [0, 0, 10, 10], "label": "a"}</think><answer>A</answer>'
+    assert gr.bbox_reward(json_text, gt["gt_boxes"], config=json) == 1.0
+    builtin = get_dialect("json")
+    try:
+        register_dialect("json", lambda text, config: gr.dialects.Reading(), replace=True)
+        assert gr.bbox_reward(json_text, gt["gt_boxes"], config=json) == 0.0
+    finally:
+        register_dialect(
+            "json",
+            builtin.reader,
+            renderer=builtin.renderer,
+            coords=builtin.coords,
+            writes=builtin.writes,
+            description=builtin.description,
+            replace=True,
+        )
+    assert gr.bbox_reward(json_text, gt["gt_boxes"], config=json) == 1.0
