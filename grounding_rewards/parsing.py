@@ -356,6 +356,28 @@ def _blocks_in_order(
     return think_start, j, answer_start, b
 
 
+def _canonical_blocks(
+    text: str, plan: tuple[str, str, str, str, re.Pattern[str]]
+) -> tuple[int, int, str] | None:
+    """``(think_start, think_end, answer)`` of the canonical block shape, or ``None``.
+
+    The shape: the blocks in order (:func:`_blocks_in_order`), blank text after the
+    answer block, and no ``<`` in the answer (its raw text, not stripped). What lies in
+    the reasoning is left to the caller.
+    """
+    blocks = _blocks_in_order(text, plan)
+    if blocks is None:
+        return None
+    think_start, think_end, answer_start, answer_end = blocks
+    end = answer_end + len(plan[3])
+    if end < len(text) and not text[end:].isspace():
+        return None
+    answer = text[answer_start:answer_end]
+    if "<" in answer:
+        return None
+    return think_start, think_end, answer
+
+
 def _fast_trace(text: str, config: RewardConfig) -> Trace | None:
     """The trace of a completion in the canonical shape, or ``None`` for the general pass.
 
@@ -370,17 +392,11 @@ def _fast_trace(text: str, config: RewardConfig) -> Trace | None:
     issues than the general pass keeps) returns ``None``.
     """
     plan = _plan(config)
-    blocks = _blocks_in_order(text, plan)
+    blocks = _canonical_blocks(text, plan)
     if blocks is None:
         return None
-    think_start, j, answer_start, b = blocks
+    think_start, j, answer = blocks
     pattern = plan[4]
-    end = b + len(plan[3])
-    if end < len(text) and not text[end:].isspace():
-        return None
-    answer = text[answer_start:b]
-    if "<" in answer:
-        return None
     tags = text.count("<", think_start, j)
     if tags % 4:
         return None

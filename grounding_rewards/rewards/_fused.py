@@ -31,7 +31,7 @@ from grounding_rewards.dialects.registry import Dialect, Reader, get_dialect
 from grounding_rewards.ground_truth import GroundTruth
 from grounding_rewards.matching import iou_rows
 from grounding_rewards.options import extract_option
-from grounding_rewards.parsing import FormatIssue, _blocks_in_order, _parse_boxes, _plan
+from grounding_rewards.parsing import FormatIssue, _canonical_blocks, _parse_boxes, _plan
 from grounding_rewards.rewards._bbox_value import BoxParts, matched_parts, to_pixels
 from grounding_rewards.rewards.format import _TOLERANCE, _image_bounds, format_component
 from grounding_rewards.rewards.option import option_component
@@ -157,16 +157,10 @@ def clean_scores(
     if len(text) > config.max_chars:
         return None
     plan = _plan(config)
-    blocks = _blocks_in_order(text, plan)
+    blocks = _canonical_blocks(text, plan)
     if blocks is None:
         return None
-    think_start, think_end, answer_start, answer_end = blocks
-    end = answer_end + len(plan[3])
-    if end < len(text) and not text[end:].isspace():
-        return None
-    answer = text[answer_start:answer_end]
-    if "<" in answer:
-        return None
+    think_start, think_end, answer = blocks
     answer = answer.strip()
     if not answer:
         return None
