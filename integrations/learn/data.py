@@ -27,7 +27,7 @@ import world
 from grounding_rewards import RewardConfig
 from grounding_rewards.export_schema import GroundedExample, read_examples
 
-__all__ = ["SPLITS", "Data", "kind_of", "make_data", "restate"]
+__all__ = ["SPLITS", "Data", "guess", "kind_of", "make_data", "restate"]
 
 SPLITS = ("sft", "grpo", "eval")
 _EVAL_KINDS = ("color", "relation", "counting")
@@ -67,6 +67,37 @@ def restate(rationale: str, key: str, share: float) -> str:
         return rationale
     head, tail = rationale.split("</think>", 1)
     return f"{head} Looking again: {span.group(0)}.</think>{tail}"
+
+
+def guess(rationale: str, key: str, share: float) -> str:
+    """For a seeded ``share`` of rationales (by ``key``), add a second box at a random place.
+
+    The extra span names the same shape with a box of the same size at a seeded place
+    on the grid, anywhere in the image (usually wrong), before ``</think>``. It gives the
+    SFT policy a habit of sometimes hedging with a second guess: the behaviour a reward
+    that pays for extra boxes rewards (one more guess can only raise the best IoU) and
+    ours punishes (every box past the true count divides R_bbox).
+
+    Example:
+        >>> text = "<think>The <obj>circle</obj><bbox>[0, 0, 28, 28]</bbox> is red.</think>"
+        >>> guess(text, "q1", share=1.0)[len(text) - len("</think>") :]
+        ' Or maybe: <obj>circle</obj><bbox>[0, 84, 28, 112]</bbox>.</think>'
+        >>> guess(text, "q1", share=0.0) == text
+        True
+    """
+    digest = hashlib.sha256(f"guess:{key}".encode()).digest()
+    span = _FIRST_SPAN.search(rationale)
+    if int.from_bytes(digest[:4], "big") / 2**32 >= share or span is None:
+        return rationale
+    if "</think>" not in rationale:
+        return rationale
+    cells = (world.SIZE - world.SIDE) // world.GRID + 1
+    x = digest[4] % cells * world.GRID
+    y = digest[5] % cells * world.GRID
+    label = span.group(0).split("</obj>", 1)[0]
+    box = f"[{x}, {y}, {x + world.SIDE}, {y + world.SIDE}]"
+    head, tail = rationale.split("</think>", 1)
+    return f"{head} Or maybe: {label}</obj><bbox>{box}</bbox>.</think>{tail}"
 
 
 @dataclass

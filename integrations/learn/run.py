@@ -52,6 +52,7 @@ SFT_KEYS = (
     "sft_lr",
     "sft_seed",
     "sft_restate",
+    "sft_guess",
     "vocab_size",
     "max_completion_length",
 )
@@ -93,8 +94,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="share of SFT rationales that name the shape a second time (a second box)",
     )
+    parser.add_argument(
+        "--sft-guess",
+        type=float,
+        default=0.0,
+        help="share of SFT rationales that add a second box at a random place (a hedge)",
+    )
     parser.add_argument("--grpo-steps", type=int, default=150)
     parser.add_argument("--grpo-lr", type=float, default=1e-4)
+    parser.add_argument(
+        "--grpo-schedule",
+        default="constant",
+        help="GRPO learning-rate schedule (a transformers name: constant, linear, cosine)",
+    )
+    parser.add_argument(
+        "--rewards",
+        default=",".join(REWARDS),
+        help="comma-separated GRPO runs per seed, in order (default: ours,naive)",
+    )
     parser.add_argument("--generations", type=int, default=8)
     parser.add_argument("--prompts-per-step", type=int, default=2)
     parser.add_argument("--max-completion-length", type=int, default=48)
@@ -109,6 +126,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--quick", action="store_true", help="a few steps of everything (the test suite's run)"
     )
     args = parser.parse_args(argv)
+    args.rewards = tuple(r.strip() for r in args.rewards.split(",") if r.strip())
+    unknown = sorted(set(args.rewards) - set(REWARDS))
+    if unknown or not args.rewards:
+        parser.error(f"--rewards: expected some of {', '.join(REWARDS)}, got {unknown or 'none'}")
     if args.quick:
         args.sft_images, args.grpo_images, args.eval_images = 24, 8, 12
         args.sft_steps, args.sft_batch, args.grpo_steps = 30, 8, 2
@@ -206,9 +227,12 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def sft_targets(
     args: argparse.Namespace, world_data: data.Data, reward: RewardConfig
 ) -> tuple[list[str], dict[str, str]]:
-    """The tokenizer's corpus and each SFT question's target (``--sft-restate`` applied)."""
+    """The tokenizer's corpus and each SFT question's target (``--sft-restate`` and
+    ``--sft-guess`` applied)."""
     rationale = {
-        e.id: data.restate(e.rationale or "", e.id, args.sft_restate)
+        e.id: data.guess(
+            data.restate(e.rationale or "", e.id, args.sft_restate), e.id, args.sft_guess
+        )
         for e in world_data.examples["sft"]
     }
     corpus = [instruction(reward, image_size=(112, 112))] * 5
@@ -332,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     # Every seed with our rewards first, then the naive runs: a run cut short still holds
     # the main result. Each run starts from the same SFT state with its own seed.
-    for name in REWARDS:
+    for name in args.rewards:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             model.load_state_dict(state)
             t0 = time.perf_counter()
@@ -361,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                 steps=args.grpo_steps,
                 seed=seed,
                 lr=args.grpo_lr,
+                schedule=args.grpo_schedule,
                 prompts_per_step=args.prompts_per_step,
                 generations=args.generations,
                 max_completion_length=args.max_completion_length,

@@ -113,3 +113,32 @@ def test_recipe_doctests(path: Path) -> None:
     module = load_module(f"learn_doctest_{path.stem}", path)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_rewards_option_selects_and_orders_the_runs() -> None:
+    driver = load_module("learn_run_args", LEARN)
+    assert driver.parse_args(["--rewards", "naive"]).rewards == ("naive",)
+    assert driver.parse_args([]).rewards == ("ours", "naive")
+    with pytest.raises(SystemExit):
+        driver.parse_args(["--rewards", "ours,greedy"])
+
+
+def test_sft_guess_adds_one_grid_box_inside_the_image() -> None:
+    import re
+    import sys
+
+    sys.path.insert(0, str(LEARN.parent))
+    data = load_module("learn_data_guess", LEARN.parent / "data.py")
+    text = "<think>The <obj>square</obj><bbox>[14, 28, 42, 56]</bbox> is blue.</think>"
+    guessed = [data.guess(text, f"q{i}", share=0.5) for i in range(400)]
+    changed = [g for g in guessed if g != text]
+    assert 120 < len(changed) < 280  # about half, seeded by the key
+    places = set()
+    for g in changed:
+        boxes = re.findall(r"<obj>square</obj><bbox>\[(\d+), (\d+), (\d+), (\d+)\]</bbox>", g)
+        assert len(boxes) == 2 and boxes[0] == ("14", "28", "42", "56")
+        x1, y1, x2, y2 = map(int, boxes[1])
+        assert x1 % 14 == y1 % 14 == 0 and x2 - x1 == y2 - y1 == 28 and x2 <= 112 >= y2
+        places.add((x1, y1))
+    assert len(places) > 30  # spread over the 7 x 7 places
+    assert [data.guess(text, f"q{i}", share=0.5) for i in range(400)] == guessed
