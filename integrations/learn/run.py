@@ -108,6 +108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="GRPO learning-rate schedule (a transformers name: constant, linear, cosine)",
     )
     parser.add_argument(
+        "--reward-weights",
+        default="1,1,1",
+        help="GRPO weights of format, accuracy and the box reward (default 1,1,1)",
+    )
+    parser.add_argument(
         "--rewards",
         default=",".join(REWARDS),
         help="comma-separated GRPO runs per seed, in order (default: ours,naive)",
@@ -130,6 +135,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = sorted(set(args.rewards) - set(REWARDS))
     if unknown or not args.rewards:
         parser.error(f"--rewards: expected some of {', '.join(REWARDS)}, got {unknown or 'none'}")
+    try:
+        args.reward_weights = RewardConfig(weights=args.reward_weights.split(",")).weights
+    except ValueError as error:
+        parser.error(f"--reward-weights: {error}")
     if args.quick:
         args.sft_images, args.grpo_images, args.eval_images = 24, 8, 12
         args.sft_steps, args.sft_batch, args.grpo_steps = 30, 8, 2
@@ -380,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                 processor,
                 world_data.datasets["grpo"],
                 reward=name,
-                config=reward,
+                config=reward.replace(weights=args.reward_weights),
                 out=folder / "trainer",
                 steps=args.grpo_steps,
                 seed=seed,
