@@ -121,6 +121,10 @@ def test_rewards_option_selects_and_orders_the_runs() -> None:
     assert driver.parse_args([]).rewards == ("ours", "naive")
     with pytest.raises(SystemExit):
         driver.parse_args(["--rewards", "ours,greedy"])
+    weights = driver.parse_args(["--reward-weights", "1,0.5,2"]).reward_weights
+    assert dict(weights) == {"format": 1.0, "accuracy": 0.5, "bbox": 2.0}
+    with pytest.raises(SystemExit):
+        driver.parse_args(["--reward-weights", "1,2"])
 
 
 def test_sft_guess_adds_one_grid_box_inside_the_image() -> None:
