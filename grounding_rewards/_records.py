@@ -28,6 +28,7 @@ from grounding_rewards.errors import ConfigError, GroundTruthError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
 from grounding_rewards.parsing import parse_trace
 from grounding_rewards.rewards import score_trace
+from grounding_rewards.rewards.composite import score_completion
 
 __all__ = [
     "RecordScore",
@@ -163,19 +164,21 @@ def score_record(
     Returns:
         The :class:`RecordScore`; never raises on model output or ground truth.
     """
-    trace = parse_trace(completion_text(text), config=config)
+    text = completion_text(text)
     warn = _WARN if warn is None else warn
     if isinstance(ground_truth, GroundTruth):
-        return _record(score_trace(trace, ground_truth, config), error=False)
+        return _record(score_completion(text, ground_truth, config), error=False)
     try:
         fields = ground_truth_fields(ground_truth)
     except GroundTruthError as error:
         warn.warn(problem_key(error), f"malformed ground truth: {error}")
-        return _record(score_trace(trace, GroundTruth(), config), error=True)
+        empty = score_trace(parse_trace(text, config=config), GroundTruth(), config)
+        return _record(empty, error=True)
     try:
-        breakdown = score_trace(trace, parse_ground_truth(**fields), config)
+        breakdown = score_completion(text, parse_ground_truth(**fields), config)
     except ValueError as error:  # GroundTruthError, or a normalized space without a size
         warn.warn(problem_key(error), f"malformed ground truth: {error}")
+        trace = parse_trace(text, config=config)
         try:
             breakdown = score_trace(trace, _fallback_truth(fields), config)
         except ValueError:

@@ -56,8 +56,9 @@ from grounding_rewards._warn_once import GroundTruthWarning, WarnOnce, problem_k
 from grounding_rewards.config import DEFAULT_CONFIG, RewardConfig
 from grounding_rewards.errors import ConfigError, InputError
 from grounding_rewards.ground_truth import GroundTruth, parse_ground_truth
-from grounding_rewards.parsing import Trace, parse_trace
-from grounding_rewards.rewards import check_format, score_trace
+from grounding_rewards.parsing import parse_trace
+from grounding_rewards.rewards import check_format
+from grounding_rewards.rewards.composite import score_completion
 
 __all__ = [
     "SCORE_KEYS",
@@ -204,14 +205,13 @@ def _result(
     return result
 
 
-def _score(
-    trace: Trace, ground_truth: Any, extra_info: Any, config: RewardConfig
-) -> dict[str, Any]:
+def _score(text: Any, ground_truth: Any, extra_info: Any, config: RewardConfig) -> dict[str, Any]:
     try:
         truth = _truth(ground_truth, extra_info)
-        breakdown = score_trace(trace, truth, config)
+        breakdown = score_completion(text, truth, config)
     except ValueError as error:  # GroundTruthError, or a normalized space without a size
         _WARN.warn(problem_key(error), f"malformed ground truth: {error}")
+        trace = parse_trace(text, config=config)
         n_pred = len(trace.counted_spans(config))
         try:
             size = _image_size(extra_info)
@@ -250,8 +250,7 @@ def compute_score(
         ConfigError: For invalid configuration in ``kwargs``.
     """
     config = config_from_kwargs(kwargs)
-    trace = parse_trace(completion_text(solution_str), config=config)
-    return _score(trace, ground_truth, extra_info, config)
+    return _score(completion_text(solution_str), ground_truth, extra_info, config)
 
 
 def compute_score_batch(
@@ -293,7 +292,7 @@ def compute_score_batch(
             raise InputError(f"{name}: expected {n} values (one per response), got {len(values)}")
     config = config_from_kwargs(kwargs)
     return [
-        _score(parse_trace(completion_text(text), config=config), truth, info, config)
+        _score(completion_text(text), truth, info, config)
         for text, truth, info in zip(solution_strs, ground_truths, infos, strict=True)
     ]
 

@@ -35,7 +35,7 @@ from grounding_rewards.rewards._trace import as_trace
 from grounding_rewards.rewards.bbox import BoxScore
 from grounding_rewards.rewards.format import FormatResult, format_checks
 
-__all__ = ["RewardBreakdown", "grounding_reward", "score_trace"]
+__all__ = ["RewardBreakdown", "grounding_reward", "score_completion", "score_trace"]
 
 
 # Compiled by mypyc, an assignment in ``__init__`` stores the field natively (and the
@@ -257,6 +257,40 @@ def grounding_reward(
         image_size=image_size,
         gt_polygons=gt_polygons,
     )
+    return score_completion(completion, truth, config)
+
+
+def score_completion(
+    completion: object, truth: GroundTruth, config: RewardConfig
+) -> RewardBreakdown:
+    """:func:`score_trace` of ``completion`` against validated ground truth, parsed once.
+
+    A clean text completion takes the clean-completion path (:mod:`._fused`), which
+    gives the same breakdown without building the trace; anything else is parsed. This
+    is what :func:`grounding_reward` and the trainer adapters call once the ground truth
+    is validated.
+
+    Args:
+        completion: The completion, or its parsed trace.
+        truth: Validated ground truth (:func:`~grounding_rewards.parse_ground_truth`).
+        config: Configuration.
+
+    Returns:
+        The :class:`RewardBreakdown`.
+
+    Raises:
+        ValueError: For a normalized coordinate space without an image size.
+
+    Example:
+        >>> from grounding_rewards import DEFAULT_CONFIG, parse_ground_truth
+        >>> truth = parse_ground_truth(answer="A", gt_boxes=[[0, 0, 4, 4]])
+        >>> text = "<think><obj>x</obj><bbox>[0, 0, 4, 2]</bbox></think><answer>A</answer>"
+        >>> score_completion(text, truth, DEFAULT_CONFIG).total
+        2.5
+        >>> from grounding_rewards import parse_trace
+        >>> score_completion(parse_trace(text), truth, DEFAULT_CONFIG).total
+        2.5
+    """
     if type(completion) is str:
         plan = fused_weights(config)
         if plan is not None:
