@@ -11,6 +11,7 @@ Run:  python benchmarks/bench_rewards.py [--n 10000] [--repeats 5]
   IoU, an exact assignment (the best cell for one row or column, else a Hungarian solver
   in plain Python) and ``(Σ/m)·min(1, m/n)``; it checks nothing else;
 - ours: grounding_rewards.bbox_reward and grounding_reward (format + option + bbox);
+  the veRL and EasyR1 batch entry points (records in, dicts out) beside them;
   bbox_reward also on the same boxes written in the JSON dialect (Qwen2.5-VL's
   ``{"bbox_2d": [...], "label": ...}``), against the same reward on tag completions.
 
@@ -230,6 +231,46 @@ def batch_us(corpus: list[Sample], repeats: int) -> float:
     return statistics.median(times)
 
 
+def adapters_us(corpus: list[Sample], repeats: int) -> dict[str, float]:
+    """Median microseconds per completion of the veRL and EasyR1 batch entry points.
+
+    They take the ground truth as a record (a dict) per completion and return dicts,
+    as the trainers call them, ``BATCH`` completions per call.
+    """
+    from grounding_rewards import easyr1, verl
+
+    records = [
+        {
+            "answer": s.answer,
+            "gt_boxes": s.gt_boxes,
+            "gt_labels": s.gt_labels,
+            "choices": s.choices,
+            "image_size": s.image_size,
+        }
+        for s in corpus
+    ]
+    chunks = [range(i, min(i + BATCH, len(corpus))) for i in range(0, len(corpus), BATCH)]
+    calls: dict[str, Callable[[range], object]] = {
+        "adapter: veRL compute_score_batch": lambda rows: verl.compute_score_batch(
+            ["d"] * len(rows), [corpus[i].completion for i in rows], [records[i] for i in rows]
+        ),
+        "adapter: EasyR1 compute_score": lambda rows: easyr1.compute_score(
+            [
+                {"response": corpus[i].completion, "response_length": 1, "ground_truth": records[i]}
+                for i in rows
+            ]
+        ),
+    }
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            start = _clock()
+            for rows in chunks:
+                call(rows)
+            times[name].append((_clock() - start) / len(corpus) * 1e6)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def compiled_modules() -> list[str]:
     """The grounding_rewards modules this process runs from compiled extensions."""
     return sorted(
@@ -318,6 +359,7 @@ def main() -> None:
         args.repeats,
     )
     results["ours: grounding_reward_batch"] = batch_us(corpus, args.repeats)
+    results.update(adapters_us(corpus, args.repeats))
     for columns in batch_columns(corpus[:500]):  # the batch gives the per-call totals
         totals = grounding_reward_batch(**columns).total  # type: ignore[arg-type]
         if totals != [ours_grounding(s) for s in corpus[:500]]:
@@ -364,6 +406,9 @@ def main() -> None:
         f"{results['ours: bbox_reward (json)'] / results['ours: bbox_reward']:.2f}x "
         "(target <= 1.5x)"
     )
+    for name in ("adapter: veRL compute_score_batch", "adapter: EasyR1 compute_score"):
+        ratio = results[name] / results["ours: grounding_reward"]
+        print(f"{name} / grounding_reward: {ratio:.2f}x")
     step_ms = grpo_batch_ms(corpus, 128, 8, args.repeats)
     print(
         f"GRPO step of 128 prompts x 8 completions, grounding_reward_batch: {step_ms:.2f} ms "
