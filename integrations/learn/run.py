@@ -109,8 +109,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--reward-weights",
-        default="1,1,1",
-        help="GRPO weights of format, accuracy and the box reward (default 1,1,1)",
+        default="1,1,2",
+        help="GRPO weights of format, accuracy and the box reward (default 1,1,2)",
     )
     parser.add_argument(
         "--rewards",
