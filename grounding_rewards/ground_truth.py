@@ -227,7 +227,7 @@ def parse_ground_truth(
         ((1.0, 2.0, 3.0, 4.0),)
     """
     boxes = _boxes(gt_boxes)
-    polygons = _polygons(gt_polygons)
+    polygons = None if gt_polygons is None else _polygons(gt_polygons)
     if polygons is not None:
         if not boxes:
             boxes = tuple(_polygon_box(polygon) for polygon in polygons)
@@ -235,17 +235,17 @@ def parse_ground_truth(
             raise GroundTruthError(
                 f"gt_polygons: expected one polygon per box ({len(boxes)}), got {len(polygons)}"
             )
-    labels = _strings("gt_labels", gt_labels)
+    labels = None if gt_labels is None else _strings("gt_labels", gt_labels)
     if labels is not None and len(labels) != len(boxes):
         raise GroundTruthError(
             f"gt_labels: expected one label per box ({len(boxes)}), got {len(labels)}"
         )
-    option_texts = _strings("choices", choices)
+    option_texts = None if choices is None else _strings("choices", choices)
     if option_texts is not None and not 1 <= len(option_texts) <= 26:
         raise GroundTruthError(f"choices: expected 1 to 26 options, got {len(option_texts)}")
     size = None if image_size is None else validate_image_size(_decode("image_size", image_size))
     try:
-        letter = _answer(answer, option_texts)
+        letter = None if answer is None else _answer(answer, option_texts)
     except TypeError:  # an unhashable answer (a list, a dict) cannot be a letter
         raise GroundTruthError(
             f"answer: expected an option letter like 'B', got {answer!r}"
