@@ -215,27 +215,21 @@ def batch_columns(corpus: list[Sample]) -> list[dict[str, list[object]]]:
     ]
 
 
-def batch_us(corpus: list[Sample], repeats: int) -> float:
-    """Median microseconds per completion of ``grounding_reward_batch`` over the corpus.
+def batch_call(corpus: list[Sample]) -> Callable[[], object]:
+    """``grounding_reward_batch`` over the corpus, ``BATCH`` completions per call.
 
     Every completion has its own ground-truth objects (nothing is shared between
     completions, unlike a GRPO group's), so only the per-call costs are amortized.
     """
     calls = batch_columns(corpus)
-    times = []
-    for _ in range(repeats):
-        start = _clock()
-        for columns in calls:
-            grounding_reward_batch(**columns)  # type: ignore[arg-type]
-        times.append((_clock() - start) / len(corpus) * 1e6)
-    return statistics.median(times)
+    return lambda: [grounding_reward_batch(**columns) for columns in calls]  # type: ignore[arg-type]
 
 
-def adapters_us(corpus: list[Sample], repeats: int) -> dict[str, float]:
-    """Median microseconds per completion of the veRL and EasyR1 batch entry points.
+def adapter_calls(corpus: list[Sample]) -> dict[str, Callable[[], object]]:
+    """The veRL and EasyR1 batch entry points over the corpus, ``BATCH`` per call.
 
     They take the ground truth as a record (a dict) per completion and return dicts,
-    as the trainers call them, ``BATCH`` completions per call.
+    as the trainers call them.
     """
     from grounding_rewards import easyr1, verl
 
@@ -250,31 +244,23 @@ def adapters_us(corpus: list[Sample], repeats: int) -> dict[str, float]:
         for s in corpus
     ]
     chunks = [range(i, min(i + BATCH, len(corpus))) for i in range(0, len(corpus), BATCH)]
-    calls: dict[str, Callable[[range], object]] = {
-        "adapter: veRL compute_score_batch": lambda rows: verl.compute_score_batch(
-            ["d"] * len(rows), [corpus[i].completion for i in rows], [records[i] for i in rows]
-        ),
-        "adapter: EasyR1 compute_score": lambda rows: easyr1.compute_score(
-            [
-                {"response": corpus[i].completion, "response_length": 1, "ground_truth": records[i]}
-                for i in rows
-            ]
-        ),
+    verl_args = [
+        (["d"] * len(rows), [corpus[i].completion for i in rows], [records[i] for i in rows])
+        for rows in chunks
+    ]
+    easyr1_args = [
+        [
+            {"response": corpus[i].completion, "response_length": 1, "ground_truth": records[i]}
+            for i in rows
+        ]
+        for rows in chunks
+    ]
+    return {
+        "adapter: veRL compute_score_batch": lambda: [
+            verl.compute_score_batch(*args) for args in verl_args
+        ],
+        "adapter: EasyR1 compute_score": lambda: [easyr1.compute_score(a) for a in easyr1_args],
     }
-    # grounding_reward again, interleaved with the adapters, so that their ratio to it
-    # compares rounds run under the same load
-    calls[_SAME_ROUNDS] = lambda rows: [ours_grounding(corpus[i]) for i in rows]
-    times: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = _clock()
-            for rows in chunks:
-                call(rows)
-            times[name].append((_clock() - start) / len(corpus) * 1e6)
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
-_SAME_ROUNDS = "grounding_reward (adapter rounds)"
 
 
 def compiled_modules() -> list[str]:
@@ -288,16 +274,24 @@ def compiled_modules() -> list[str]:
 
 
 def per_completion_us(
-    functions: dict[str, Callable[[Sample], object]], corpus: list[Sample], repeats: int
+    functions: dict[str, Callable[[Sample], object]],
+    corpus: list[Sample],
+    repeats: int,
+    whole: dict[str, Callable[[], object]] | None = None,
 ) -> dict[str, float]:
-    """Median microseconds per completion of each function; runs are interleaved so that
-    a change in machine load during the run affects every function alike."""
-    times: dict[str, list[float]] = {name: [] for name in functions}
+    """Median microseconds per completion of each function, and of each ``whole`` call
+    (one pass over the whole corpus). Every round runs each of them once, interleaved, so
+    that a change in machine load during the run affects them all alike."""
+    passes: dict[str, Callable[[], object]] = {
+        name: (lambda function=function: [function(sample) for sample in corpus])
+        for name, function in functions.items()
+    }
+    passes.update(whole or {})
+    times: dict[str, list[float]] = {name: [] for name in passes}
     for _ in range(repeats):
-        for name, function in functions.items():
+        for name, run in passes.items():
             start = _clock()
-            for sample in corpus:
-                function(sample)
+            run()
             times[name].append((_clock() - start) / len(corpus) * 1e6)
     return {name: statistics.median(values) for name, values in times.items()}
 
@@ -363,11 +357,8 @@ def main() -> None:
         },
         corpus,
         args.repeats,
+        whole={"ours: grounding_reward_batch": batch_call(corpus), **adapter_calls(corpus)},
     )
-    results["ours: grounding_reward_batch"] = batch_us(corpus, args.repeats)
-    adapters = adapters_us(corpus, args.repeats)
-    same_rounds = adapters.pop(_SAME_ROUNDS)
-    results.update(adapters)
     for columns in batch_columns(corpus[:500]):  # the batch gives the per-call totals
         totals = grounding_reward_batch(**columns).total  # type: ignore[arg-type]
         if totals != [ours_grounding(s) for s in corpus[:500]]:
@@ -415,7 +406,9 @@ def main() -> None:
         "(target <= 1.5x)"
     )
     for name in ("adapter: veRL compute_score_batch", "adapter: EasyR1 compute_score"):
-        print(f"{name} / grounding_reward (same rounds): {results[name] / same_rounds:.2f}x")
+        print(
+            f"{name} / grounding_reward: {results[name] / results['ours: grounding_reward']:.2f}x"
+        )
     step_ms = grpo_batch_ms(corpus, 128, 8, args.repeats)
     print(
         f"GRPO step of 128 prompts x 8 completions, grounding_reward_batch: {step_ms:.2f} ms "
