@@ -65,8 +65,7 @@ def restate(rationale: str, key: str, share: float) -> str:
     span = _FIRST_SPAN.search(rationale)
     if digest >= share or span is None or "</think>" not in rationale:
         return rationale
-    head, tail = rationale.split("</think>", 1)
-    return f"{head} Looking again: {span.group(0)}.</think>{tail}"
+    return _end_reasoning_with(rationale, f"Looking again: {span.group(0)}")
 
 
 def guess(rationale: str, key: str, share: float) -> str:
@@ -96,8 +95,13 @@ def guess(rationale: str, key: str, share: float) -> str:
     y = digest[5] % cells * world.GRID
     label = span.group(0).split("</obj>", 1)[0]
     box = f"[{x}, {y}, {x + world.SIDE}, {y + world.SIDE}]"
+    return _end_reasoning_with(rationale, f"Or maybe: {label}</obj><bbox>{box}</bbox>")
+
+
+def _end_reasoning_with(rationale: str, sentence: str) -> str:
+    """``rationale`` with `` {sentence}.`` as the last words of its reasoning block."""
     head, tail = rationale.split("</think>", 1)
-    return f"{head} Or maybe: {label}</obj><bbox>{box}</bbox>.</think>{tail}"
+    return f"{head} {sentence}.</think>{tail}"
 
 
 @dataclass
